@@ -1,0 +1,17 @@
+from otter.test_files import test_case
+
+OK_FORMAT = False
+
+name = "q1"
+points = 10
+
+@test_case(points=None, hidden=False)
+def test_relu_derivative(relu_derivative):
+    import checklib
+    checklib.check_relu_derivative(relu_derivative, seed=0)
+
+@test_case(points=None, hidden=False)
+def test_sigmoid_derivative(sigmoid_derivative):
+    import checklib
+    checklib.check_sigmoid_derivative(sigmoid_derivative, seed=0)
+

@@ -1,0 +1,17 @@
+from otter.test_files import test_case
+
+OK_FORMAT = False
+
+name = "q4"
+points = 16
+
+@test_case(points=None, hidden=False)
+def test_network_backward_relu(network_backward, LinearLayer, MLP):
+    import checklib
+    checklib.check_network_backward(network_backward, LinearLayer, MLP, 'relu', seed=0)
+
+@test_case(points=None, hidden=False)
+def test_network_backward_sigmoid(network_backward, LinearLayer, MLP):
+    import checklib
+    checklib.check_network_backward(network_backward, LinearLayer, MLP, 'sigmoid', seed=0)
+

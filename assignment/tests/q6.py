@@ -1,0 +1,12 @@
+from otter.test_files import test_case
+
+OK_FORMAT = False
+
+name = "q6"
+points = 15
+
+@test_case(points=None, hidden=False)
+def test_mnist_small(train_step, LinearLayer, MLP):
+    import checklib
+    checklib.check_mnist_accuracy(train_step, LinearLayer, MLP, n_train=2000, epochs=1, threshold=0.75)
+

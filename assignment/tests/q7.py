@@ -1,0 +1,12 @@
+from otter.test_files import test_case
+
+OK_FORMAT = False
+
+name = "q7"
+points = 6
+
+@test_case(points=None, hidden=False)
+def test_answer_format(q7_1, q7_2, q7_3, q7_4):
+    import checklib
+    checklib.check_answer_format({'q7_1': q7_1, 'q7_2': q7_2, 'q7_3': q7_3, 'q7_4': q7_4})
+

@@ -1,0 +1,226 @@
+"""The untrusted side: runs a submission's code and answers the grader's calls.
+
+Started by ``sandbox.Sandbox`` as ``python -I -m gradekit.worker REQ_FD RESP_FD AUDIT_FD CONFIG``
+inside a fresh directory holding only the submission's support files. It:
+
+1. imports numpy (before any restriction, so numpy's own start-up is unaffected);
+2. puts a do-nothing ``otter`` module in place, so ``grader.check(...)`` cells cost nothing;
+3. installs the sandbox policy (``policy.py``) and silences stdout/stderr into a capped log;
+4. executes the cells it is sent, one at a time, each under a soft time limit;
+5. serves ``call`` / ``getattr`` / ``setattr`` / ``getitem`` / ``len`` requests on student
+   objects, returning plain data or opaque handles (``wire.py``).
+
+Nothing this process says is trusted: the grader judges every value it returns.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import sys
+import types
+import warnings
+
+import numpy as np
+
+from gradekit import policy, wire
+
+OUTPUT_CAP_BYTES = 1 << 20
+
+
+class SoftTimeout(BaseException):
+    """Raised in student code when its time is up (BaseException so `except Exception` misses it)."""
+
+
+class CappedWriter(io.TextIOBase):
+    """A text stream that keeps the first ``cap`` bytes and drops the rest."""
+
+    def __init__(self, path: str, cap: int):
+        self._fh = open(path, "w", encoding="utf-8", errors="replace")
+        self._left = cap
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, s: str) -> int:
+        if self._left > 0:
+            chunk = s[: self._left]
+            self._fh.write(chunk)
+            self._left -= len(chunk)
+            if self._left <= 0:
+                self._fh.write("\n[output truncated]\n")
+            self._fh.flush()
+        return len(s)
+
+
+def _fake_otter() -> types.ModuleType:
+    module = types.ModuleType("otter")
+
+    class Notebook:
+        def __init__(self, *args, **kwargs):
+            pass
+
+        def __getattr__(self, name):
+            return lambda *args, **kwargs: None
+
+    module.Notebook = Notebook
+    return module
+
+
+def _strip_magics(source: str) -> str:
+    """Drop IPython magics and shell escapes; they mean nothing to the grader."""
+    if source.lstrip().startswith("%%"):
+        return ""
+    return "\n".join("" if line.lstrip().startswith(("%", "!")) else line
+                     for line in source.splitlines())
+
+
+class Worker:
+    def __init__(self, req_fd: int, resp_fd: int):
+        self.req_fd, self.resp_fd = req_fd, resp_fd
+        self.namespace: dict = {"__name__": "__main__", "__builtins__": __builtins__}
+        self.objects: dict[int, object] = {}
+
+    # -- handles ---------------------------------------------------------
+    def to_ref(self, value) -> dict:
+        key = id(value)
+        self.objects[key] = value
+        return {"$ref": key, "type": f"{type(value).__module__}.{type(value).__qualname__}"[:200]}
+
+    def from_ref(self, key: int, _type: str):
+        if key not in self.objects:
+            raise KeyError(f"unknown handle {key}")
+        return self.objects[key]
+
+    def extra(self, node: dict):
+        if "$rng" in node:
+            state = node["$rng"]
+            if state.get("bit_generator") != "PCG64":
+                raise wire.WireError("only PCG64 generators are supported")
+            bit_gen = np.random.PCG64()
+            bit_gen.state = state
+            return np.random.Generator(bit_gen)
+        raise wire.WireError("unknown value tag")
+
+    # -- requests --------------------------------------------------------
+    def handle(self, msg: dict, blobs: list[bytes]):
+        op = msg.get("op")
+        arg = lambda node: wire.decode(node, blobs, self.from_ref, self.extra)  # noqa: E731
+        if op == "exec":
+            source = _strip_magics(msg["source"])
+            code = compile(source, f"<cell {msg.get('index', '?')}>", "exec")
+            exec(code, self.namespace)  # noqa: S102 - running student code is the point
+            return None
+        if op == "global":
+            name = msg["name"]
+            if name not in self.namespace:
+                return {"$missing": True}
+            return self.namespace[name]
+        target = self.from_ref(int(msg["ref"]), "")
+        if op == "call":
+            args = arg(msg["args"])
+            kwargs = arg(msg["kwargs"])
+            return target(*args, **kwargs)
+        if op == "getattr":
+            return getattr(target, str(msg["name"]))
+        if op == "setattr":
+            setattr(target, str(msg["name"]), arg(msg["value"]))
+            return None
+        if op == "getitem":
+            return target[arg(msg["key"])]
+        if op == "len":
+            return len(target)
+        raise ValueError(f"unknown op {op!r}")
+
+    def reply(self, message: dict, value=None) -> None:
+        blobs: list[bytes] = []
+        try:
+            if value is not None and isinstance(value, dict) and value.get("$missing") is True:
+                message["value"] = {"$missing": True}
+            else:
+                message["value"] = wire.encode(value, blobs, self.to_ref)
+        except Exception as exc:  # noqa: BLE001 - an unsendable value is the student's problem
+            blobs = []
+            message = {"error": {"type": type(exc).__name__, "message": str(exc)[:500],
+                                 "phase": "encode"}}
+        wire.write_frame(self.resp_fd, wire.pack(message, blobs))
+
+    def serve(self) -> None:
+        while True:
+            try:
+                body = wire.read_frame(self.req_fd)
+            except EOFError:
+                return
+            msg, blobs = wire.unpack(body)
+            timeout = float(msg.get("timeout", 0) or 0)
+            if timeout > 0:
+                signal.setitimer(signal.ITIMER_REAL, timeout)
+            try:
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always")
+                    value = self.handle(msg, blobs)
+                signal.setitimer(signal.ITIMER_REAL, 0)
+                self.reply({"ok": True, "warnings": [str(w.message)[:200] for w in caught[:5]]},
+                           value)
+            except SoftTimeout:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+                self.reply({"error": {"type": "Timeout", "message": f"over {timeout:g} s"}})
+            except BaseException as exc:  # noqa: BLE001 - report everything, keep serving
+                signal.setitimer(signal.ITIMER_REAL, 0)
+                if isinstance(exc, KeyboardInterrupt):
+                    exc = RuntimeError("KeyboardInterrupt")
+                line = _student_line(exc)
+                self.reply({"error": {"type": type(exc).__name__, "message": str(exc)[:2000],
+                                      "line": line}})
+
+
+def _student_line(exc: BaseException) -> str:
+    """``<cell N>, line L`` of the innermost frame in student code, if any."""
+    where, tb = "", exc.__traceback__
+    while tb is not None:
+        name = tb.tb_frame.f_code.co_filename
+        if name.startswith("<cell"):
+            where = f"{name.strip('<>')}, line {tb.tb_lineno}"
+        tb = tb.tb_next
+    return where
+
+
+def _raise_soft_timeout(signum, frame):
+    raise SoftTimeout()
+
+
+def main() -> None:
+    req_fd, resp_fd, audit_fd = (int(a) for a in sys.argv[1:4])
+    config = json.loads(sys.argv[4])
+    workdir = config["workdir"]
+    os.chdir(workdir)
+    sys.path.insert(0, workdir)
+    sys.modules["otter"] = _fake_otter()
+    # Warm the modules student code commonly needs before the policy is in force.
+    import backprop_support  # noqa: F401
+    import checklib  # noqa: F401
+    if config.get("matplotlib", True):
+        try:
+            import matplotlib
+
+            matplotlib.use("Agg")
+            import matplotlib.pyplot  # noqa: F401
+        except ImportError:
+            pass
+    policy.disable_process_spawning()
+    policy.install([workdir, os.environ.get("TMPDIR", "/tmp")], config.get("hidden_roots", []),
+                   policy.fd_reporter(audit_fd))
+    log = CappedWriter(os.path.join(workdir, ".worker-output.log"), OUTPUT_CAP_BYTES)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    os.dup2(devnull, 2)
+    sys.stdout = sys.stderr = log
+    signal.signal(signal.SIGALRM, _raise_soft_timeout)
+    np.seterr(all="ignore")
+    Worker(req_fd, resp_fd).serve()
+
+
+if __name__ == "__main__":
+    main()

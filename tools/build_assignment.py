@@ -1,0 +1,203 @@
+"""Build everything students and Gradescope receive from the single master source.
+
+    solutions/backprop_master.py  (jupytext percent: prompts, solutions, public + hidden tests)
+        -> build/master/backprop.ipynb                  (jupytext)
+        -> build/master/backprop_reference.py           (the solution code, for hidden tests)
+        -> otter assign -> build/dist/{student,autograder}
+        -> assignment/backprop.ipynb, assignment/tests/  (student notebook and public tests)
+        -> solutions/backprop_solution.ipynb            (filled-in notebook, hidden)
+        -> autograder/autograder.zip                    (Gradescope upload, stable name)
+        -> assignment/backprop-student.zip              (what students download)
+
+Outputs are deterministic: fixed cell ids, sorted zip members with fixed timestamps, so
+``make`` reproduces them byte for byte and the test suite can prove they are up to date.
+
+Usage: python tools/build_assignment.py [--check]
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parents[1]
+MASTER = ROOT / "solutions" / "backprop_master.py"
+BUILD = ROOT / "build"
+NOTEBOOK_NAME = "backprop.ipynb"
+SUPPORT_FILES = [ROOT / "assignment" / "backprop_support.py", ROOT / "assignment" / "checklib.py"]
+DATA_FILE = ROOT / "data" / "mnist.npz"
+GRADING_REQUIREMENTS = ROOT / "requirements-grading.txt"
+STUDENT_REQUIREMENTS = ROOT / "assignment" / "requirements.txt"
+AUTOGRADER_DIR = ROOT / "autograder"
+ZIP_EPOCH = (2020, 1, 1, 0, 0, 0)
+
+# Generated files (relative to ROOT) that are committed and must match a fresh build.
+COMMITTED_OUTPUTS = [
+    "assignment/backprop.ipynb",
+    "solutions/backprop_solution.ipynb",
+]
+
+
+def run(cmd: list[str], **kwargs) -> None:
+    subprocess.run(cmd, check=True, **kwargs)
+
+
+def master_notebook(out_dir: Path) -> Path:
+    """Convert the jupytext master to .ipynb (otter assign reads only notebooks)."""
+    import jupytext
+
+    nb = jupytext.read(MASTER)
+    path = out_dir / NOTEBOOK_NAME
+    jupytext.write(nb, path, fmt="ipynb")
+    return path
+
+
+def reference_module(nb_path: Path) -> str:
+    """The solution code as a module: every import, function and class outside test cells."""
+    nb = nbformat.read(nb_path, as_version=4)
+    chunks, in_tests = [], False
+    for cell in nb.cells:
+        source = cell.source
+        if cell.cell_type == "raw":
+            if "# BEGIN TESTS" in source:
+                in_tests = True
+            elif "# END TESTS" in source:
+                in_tests = False
+            continue
+        if cell.cell_type != "code" or in_tests or "otter_ignore" in cell.metadata.get("tags", []):
+            continue
+        for node in ast.parse(source).body:
+            if isinstance(node, (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.ClassDef)):
+                chunks.append(ast.unparse(node))
+    header = ('"""Reference solution, generated from solutions/backprop_master.py by '
+              '`make`. Do not edit.\n\nShipped only inside the autograder zip, where hidden '
+              'tests compare against it."""\n')
+    return header + "\n\n\n".join(chunks) + "\n"
+
+
+def stable_notebook(path: Path, prefix: str) -> None:
+    """Rewrite a notebook with deterministic cell ids and no execution leftovers."""
+    nb = nbformat.read(path, as_version=4)
+    for i, cell in enumerate(nb.cells):
+        cell["id"] = f"{prefix}-{i:03d}"
+        if cell.cell_type == "code":
+            cell.outputs = []
+            cell.execution_count = None
+    nbformat.write(nb, path)
+
+
+def deterministic_zip(zip_path: Path, files: dict[str, Path | bytes]) -> None:
+    """Write ``files`` (archive name -> path or bytes) with sorted names and fixed times."""
+    zip_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = zip_path.with_suffix(".tmp")
+    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
+        for name in sorted(files):
+            src = files[name]
+            data = src if isinstance(src, bytes) else src.read_bytes()
+            info = zipfile.ZipInfo(name, ZIP_EPOCH)
+            executable = name in ("run_autograder", "setup.sh")
+            info.external_attr = (0o755 if executable else 0o644) << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            zf.writestr(info, data)
+    tmp.replace(zip_path)
+
+
+def files_under(base: Path, prefix: str) -> dict[str, Path]:
+    return {f"{prefix}{p.relative_to(base).as_posix()}": p for p in sorted(base.rglob("*"))
+            if p.is_file() and "__pycache__" not in p.parts}
+
+
+def build(out_root: Path) -> dict[str, Path]:
+    """Run the whole pipeline; write outputs under ``out_root`` (ROOT for a real build)."""
+    if not DATA_FILE.exists():
+        raise SystemExit(f"{DATA_FILE} is missing: run `make data` first")
+    work = BUILD / "master"
+    dist = BUILD / "dist"
+    for d in (work, dist):
+        shutil.rmtree(d, ignore_errors=True)
+        d.mkdir(parents=True)
+    nb_path = master_notebook(work)
+    (work / "backprop_reference.py").write_text(reference_module(nb_path))
+    for f in SUPPORT_FILES:
+        shutil.copy(f, work / f.name)
+    shutil.copy(DATA_FILE, work / DATA_FILE.name)
+    shutil.copy(GRADING_REQUIREMENTS, work / "requirements.txt")
+    print("running otter assign...", flush=True)
+    run([sys.executable, "-m", "otter", "assign", "--no-run-tests", "--no-pdfs",
+         str(nb_path), str(dist)], cwd=work, stdout=subprocess.DEVNULL)
+
+    student_nb = dist / "student" / NOTEBOOK_NAME
+    solution_nb = dist / "autograder" / NOTEBOOK_NAME
+    stable_notebook(student_nb, "student")
+    stable_notebook(solution_nb, "solution")
+
+    outputs: dict[str, Path] = {}
+    # Student side: notebook, public tests, support code, data, requirements.
+    assignment = out_root / "assignment"
+    (assignment / "tests").mkdir(parents=True, exist_ok=True)
+    for old in (assignment / "tests").glob("*.py"):
+        old.unlink()
+    shutil.copy(student_nb, assignment / NOTEBOOK_NAME)
+    for test in sorted((dist / "student" / "tests").glob("*.py")):
+        shutil.copy(test, assignment / "tests" / test.name)
+    outputs["assignment/backprop.ipynb"] = assignment / NOTEBOOK_NAME
+    solutions = out_root / "solutions"
+    solutions.mkdir(parents=True, exist_ok=True)
+    shutil.copy(solution_nb, solutions / "backprop_solution.ipynb")
+    outputs["solutions/backprop_solution.ipynb"] = solutions / "backprop_solution.ipynb"
+
+    student_files = {NOTEBOOK_NAME: student_nb, "mnist.npz": DATA_FILE,
+                     "requirements.txt": STUDENT_REQUIREMENTS}
+    student_files.update({f.name: f for f in SUPPORT_FILES})
+    student_files.update(files_under(dist / "student" / "tests", "tests/"))
+    student_zip = out_root / "assignment" / "backprop-student.zip"
+    deterministic_zip(student_zip, student_files)
+    outputs["assignment/backprop-student.zip"] = student_zip
+
+    # Gradescope side: otter's zip contents, with the kit's trusted grading layer added.
+    otter_zip = next((dist / "autograder").glob("*.zip"))
+    ag_files: dict[str, Path | bytes] = {}
+    with zipfile.ZipFile(otter_zip) as zf:
+        for name in zf.namelist():
+            if not name.endswith("/"):
+                ag_files[name] = zf.read(name)
+    config = json.loads(ag_files["otter_config.json"])
+    config.update({"print_summary": False, "show_stdout": False, "logo": False})
+    ag_files["otter_config.json"] = (json.dumps(config, indent=2, sort_keys=True) + "\n").encode()
+    ag_files["run_autograder"] = (AUTOGRADER_DIR / "run_autograder").read_bytes()
+    ag_files.update(files_under(AUTOGRADER_DIR / "gradekit", "gradekit/"))
+    ag_zip = out_root / "autograder" / "autograder.zip"
+    deterministic_zip(ag_zip, ag_files)
+    outputs["autograder/autograder.zip"] = ag_zip
+    return outputs
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Build the student and autograder outputs.")
+    parser.add_argument("--check", action="store_true",
+                        help="build into a temporary directory and fail if committed outputs differ")
+    args = parser.parse_args()
+    if not args.check:
+        for name, path in build(ROOT).items():
+            print(f"wrote {path.relative_to(ROOT)}")
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        outputs = build(Path(tmp))
+        stale = [name for name in COMMITTED_OUTPUTS
+                 if outputs[name].read_bytes() != (ROOT / name).read_bytes()]
+    if stale:
+        raise SystemExit("out of date (run `make assign`): " + ", ".join(stale))
+    print("generated files are up to date")
+
+
+if __name__ == "__main__":
+    main()
