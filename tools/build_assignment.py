@@ -84,6 +84,26 @@ def reference_module(nb_path: Path) -> str:
     return header + "\n\n\n".join(chunks) + "\n"
 
 
+def question_table(nb_path: Path) -> dict[str, dict]:
+    """``{"q1": {"title": ..., "points": ...}, ...}`` from the master's question headers."""
+    import re
+
+    nb = nbformat.read(nb_path, as_version=4)
+    table: dict[str, dict] = {}
+    pending: str | None = None
+    for cell in nb.cells:
+        if cell.cell_type == "raw" and "# BEGIN QUESTION" in cell.source:
+            config = dict(line.split(":", 1) for line in cell.source.splitlines()[1:] if ":" in line)
+            pending = config["name"].strip()
+            table[pending] = {"title": pending, "points": float(config["points"])}
+        elif cell.cell_type == "markdown" and pending is not None:
+            match = re.match(r"##\s*Question\s*\d+:\s*(.+?)\s*\(\d+ points\)", cell.source)
+            if match:
+                table[pending]["title"] = match.group(1)
+                pending = None
+    return table
+
+
 def stable_notebook(path: Path, prefix: str) -> None:
     """Rewrite a notebook with deterministic cell ids and no execution leftovers."""
     nb = nbformat.read(path, as_version=4)
@@ -174,6 +194,7 @@ def build(out_root: Path) -> dict[str, Path]:
     config.update({"print_summary": False, "show_stdout": False, "logo": False})
     ag_files["otter_config.json"] = (json.dumps(config, indent=2, sort_keys=True) + "\n").encode()
     ag_files["run_autograder"] = (AUTOGRADER_DIR / "run_autograder").read_bytes()
+    ag_files["questions.json"] = (json.dumps(question_table(nb_path), indent=2) + "\n").encode()
     ag_files.update(files_under(AUTOGRADER_DIR / "gradekit", "gradekit/"))
     ag_zip = out_root / "autograder" / "autograder.zip"
     deterministic_zip(ag_zip, ag_files)

@@ -54,7 +54,8 @@ class SandboxViolation(PermissionError):
 
 
 def install(writable_roots: list[str], hidden_roots: list[str],
-            report: Callable[[str, str], None], *, allow_imports: tuple[str, ...] = ()) -> None:
+            report: Callable[[str, str], None], *, allow_imports: tuple[str, ...] = (),
+            allow_loopback: bool = False, allow_ctypes: bool = False) -> None:
     """Install the audit hook. ``report(kind, detail)`` is called before each refusal."""
     realpath = os.path.realpath
     fsdecode = os.fsdecode
@@ -123,11 +124,16 @@ def install(writable_roots: list[str], hidden_roots: list[str],
             if args and args[0] not in (os.getpid(), 0):
                 refuse("sent a signal to another process", str(args[0]))
             return
+        if allow_loopback and event in ("socket.connect", "socket.bind"):
+            address = args[1] if len(args) > 1 else None
+            host = address[0] if isinstance(address, tuple) and address else None
+            if host in ("127.0.0.1", "localhost", "::1", "0.0.0.0"):
+                return
         reason = _DENIED_ALWAYS.get(event)
         if reason:
             refuse(reason, event)
         for prefix, why in _DENIED_PREFIXES.items():
-            if event.startswith(prefix):
+            if event.startswith(prefix) and not allow_ctypes:
                 refuse(why, event)
 
     sys.addaudithook(hook)

@@ -1,0 +1,170 @@
+"""Turn graded test cases into Gradescope's ``results.json``.
+
+Students see, per question: the score, every public test with its full message, and for each
+hidden test only whether it passed and a one-line hint that holds no test data. Instructors
+additionally see (in a hidden entry and in ``extra_data``) the full hidden-test messages, the
+tamper flags and the otter cross-check.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from .otter_stage import OtterOutcome
+from .sandbox import CellOutcome
+from .verify import CaseResult
+
+
+@dataclass
+class Report:
+    questions: dict[str, dict]
+    cases: list[CaseResult] = field(default_factory=list)
+    cells: list[CellOutcome] = field(default_factory=list)
+    otter: OtterOutcome | None = None
+    flags: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    restarts: int = 0
+    error: str | None = None
+    sandboxed_as_user: bool = False
+
+    # -- inputs -----------------------------------------------------------
+    def fail_submission(self, message: str) -> None:
+        self.error = message
+
+    def add_violations(self, violations: list[dict], where: str) -> None:
+        for v in violations:
+            flag = f"{where}: {v['kind']} ({v['detail']})"
+            if flag not in self.flags:
+                self.flags.append(flag)
+
+    # -- derived ----------------------------------------------------------
+    @property
+    def max_score(self) -> float:
+        return float(sum(q["points"] for q in self.questions.values()))
+
+    def question_score(self, name: str) -> float:
+        return round(sum(c.points for c in self.cases if c.question == name and c.passed), 4)
+
+    @property
+    def score(self) -> float:
+        return round(sum(self.question_score(q) for q in self.questions), 4)
+
+    @property
+    def status(self) -> str:
+        if self.error is not None:
+            return "error"
+        texts = [c.status for c in self.cells] + [
+            "timeout" if "did not finish within" in c.message else
+            "crashed" if "WorkerDied" in c.message or "stopped answering" in c.message else ""
+            for c in self.cases if not c.passed]
+        if "timeout" in texts:
+            return "timeout"
+        if "crashed" in texts:
+            return "crashed"
+        if not self.cases:
+            return "error"
+        return "ok"
+
+    def problems(self) -> list[str]:
+        """Short student-facing lines about the notebook's own cells."""
+        lines = []
+        for cell in self.cells:
+            if cell.status != "ok":
+                first = cell.message.strip().splitlines()[0] if cell.message.strip() else ""
+                lines.append(f"code cell {cell.index + 1}: {cell.status}: {first}"[:300])
+        return lines
+
+    def otter_discrepancies(self) -> list[str]:
+        if self.otter is None or self.otter.status != "ok":
+            return []
+        found = []
+        for name in self.questions:
+            claimed = self.otter.scores.get(name)
+            trusted = self.question_score(name)
+            if claimed is not None and claimed > trusted + 1e-6:
+                found.append(f"otter run in the student's kernel gave {name} {claimed:g} points, "
+                             f"the trusted check {trusted:g}: the notebook may tamper with grading")
+        return found
+
+    # -- output -----------------------------------------------------------
+    def question_output(self, name: str) -> str:
+        lines = []
+        hidden_index = 0
+        for case in (c for c in self.cases if c.question == name):
+            mark = "passed" if case.passed else "FAILED"
+            if case.hidden:
+                hidden_index += 1
+                text = f"hidden test {hidden_index}: {mark}"
+                if not case.passed:
+                    text += f": {case.safe_message}"
+            else:
+                text = f"public test {case.name}: {mark}"
+                if not case.passed:
+                    text += "\n    " + case.message.replace("\n", "\n    ")
+            lines.append(text)
+        return "\n".join(lines) if lines else "not graded (see the summary above)"
+
+    def to_gradescope(self, seconds: float) -> dict:
+        tests = []
+        for number, (name, q) in enumerate(self.questions.items(), start=1):
+            score = self.question_score(name) if self.error is None else 0.0
+            tests.append({
+                "name": f"{name}: {q['title']}", "number": str(number), "score": score,
+                "max_score": float(q["points"]),
+                "status": "passed" if score >= q["points"] - 1e-9 else "failed",
+                "output": self.error and "not graded" or self.question_output(name),
+                "output_format": "text", "tags": [], "visibility": "visible", "extra_data": {},
+            })
+        flags = self.flags + self.otter_discrepancies()
+        instructor = [f"status: {self.status}"]
+        instructor += [f"FLAG: {f}" for f in flags] or ["no tamper flags"]
+        instructor += [f"note: {n}" for n in self.notes]
+        if self.otter is not None:
+            instructor.append(f"otter run: {self.otter.status} in {self.otter.seconds:.1f} s, "
+                              f"scores {self.otter.scores} {self.otter.message}")
+        instructor.append("student code ran as an unprivileged user" if self.sandboxed_as_user
+                          else "student code ran as the grading user (audit-hook policy only)")
+        for case in self.cases:
+            if case.hidden and not case.passed:
+                instructor.append(f"{case.question} {case.name}: {case.message}")
+        tests.append({
+            "name": "Instructor notes (hidden from students)", "number": str(len(tests) + 1),
+            "score": 0.0, "max_score": 0.0, "status": "failed" if flags else "passed",
+            "output": "\n".join(instructor), "output_format": "text", "tags": [],
+            "visibility": "hidden", "extra_data": {},
+        })
+        summary = [f"Score: {self.score if self.error is None else 0:g} / {self.max_score:g}"]
+        if self.error is not None:
+            summary.append(f"Your submission could not be graded: {self.error}")
+        summary += self.problems()
+        summary += [f"Note: {n}" for n in self.notes]
+        return {
+            "score": self.score if self.error is None else 0.0,
+            "execution_time": round(seconds, 2),
+            "output": "\n".join(summary),
+            "output_format": "text",
+            "visibility": "visible",
+            "stdout_visibility": "hidden",
+            "extra_data": {
+                "status": self.status, "max_score": self.max_score, "flags": flags,
+                "notes": self.notes, "error": self.error, "restarts": self.restarts,
+                "questions": {n: self.question_score(n) if self.error is None else 0.0
+                              for n in self.questions},
+                "cells": [asdict(c) for c in self.cells],
+                "cases": [dict(asdict(c), message=c.safe_message) if c.hidden else asdict(c)
+                          for c in self.cases],
+                "otter": asdict(self.otter) if self.otter else None,
+            },
+            "tests": tests,
+            "leaderboard": [],
+        }
+
+    def write(self, path: Path, seconds: float) -> dict:
+        data = self.to_gradescope(seconds)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(data, indent=2))
+        os.replace(tmp, path)
+        return data
