@@ -44,7 +44,13 @@ ZIP_EPOCH = (2020, 1, 1, 0, 0, 0)
 COMMITTED_OUTPUTS = [
     "assignment/backprop.ipynb",
     "solutions/backprop_solution.ipynb",
+    "submissions/reference.ipynb",
+    "submissions/blank.ipynb",
+    "submissions/buggy_bias_gradient_mean.ipynb",
 ]
+
+# The bundled example of a buggy submission: the reference with one realistic mistake.
+EXAMPLE_BUG = ("        self.db = grad_out.sum(axis=0)\n", "        self.db = grad_out.mean(axis=0)\n")
 
 
 def run(cmd: list[str], **kwargs) -> None:
@@ -159,6 +165,10 @@ def build(out_root: Path) -> dict[str, Path]:
     solution_nb = dist / "autograder" / NOTEBOOK_NAME
     stable_notebook(student_nb, "student")
     stable_notebook(solution_nb, "solution")
+    # The filled notebook should look like a student's finished copy, otter metadata included.
+    solution = nbformat.read(solution_nb, as_version=4)
+    solution.metadata["otter"] = nbformat.read(student_nb, as_version=4).metadata["otter"]
+    nbformat.write(solution, solution_nb)
 
     outputs: dict[str, Path] = {}
     # Student side: notebook, public tests, support code, data, requirements.
@@ -169,11 +179,23 @@ def build(out_root: Path) -> dict[str, Path]:
     shutil.copy(student_nb, assignment / NOTEBOOK_NAME)
     for test in sorted((dist / "student" / "tests").glob("*.py")):
         shutil.copy(test, assignment / "tests" / test.name)
+        outputs[f"assignment/tests/{test.name}"] = assignment / "tests" / test.name
     outputs["assignment/backprop.ipynb"] = assignment / NOTEBOOK_NAME
     solutions = out_root / "solutions"
     solutions.mkdir(parents=True, exist_ok=True)
     shutil.copy(solution_nb, solutions / "backprop_solution.ipynb")
     outputs["solutions/backprop_solution.ipynb"] = solutions / "backprop_solution.ipynb"
+
+    examples = out_root / "submissions"
+    examples.mkdir(parents=True, exist_ok=True)
+    shutil.copy(solution_nb, examples / "reference.ipynb")
+    shutil.copy(student_nb, examples / "blank.ipynb")
+    buggy = nbformat.read(solution_nb, as_version=4)
+    for cell in buggy.cells:
+        cell.source = cell.source.replace(*EXAMPLE_BUG)
+    nbformat.write(buggy, examples / "buggy_bias_gradient_mean.ipynb")
+    for name in ("reference.ipynb", "blank.ipynb", "buggy_bias_gradient_mean.ipynb"):
+        outputs[f"submissions/{name}"] = examples / name
 
     student_files = {NOTEBOOK_NAME: student_nb, "mnist.npz": DATA_FILE,
                      "requirements.txt": STUDENT_REQUIREMENTS}
@@ -213,8 +235,10 @@ def main() -> None:
         return
     with tempfile.TemporaryDirectory() as tmp:
         outputs = build(Path(tmp))
-        stale = [name for name in COMMITTED_OUTPUTS
-                 if outputs[name].read_bytes() != (ROOT / name).read_bytes()]
+        committed = COMMITTED_OUTPUTS + [n for n in outputs if n.startswith("assignment/tests/")]
+        stale = [name for name in committed
+                 if not (ROOT / name).exists()
+                 or outputs[name].read_bytes() != (ROOT / name).read_bytes()]
     if stale:
         raise SystemExit("out of date (run `make assign`): " + ", ".join(stale))
     print("generated files are up to date")

@@ -1,0 +1,61 @@
+# backprop-kit: `make grade` grades a folder of submissions; `make test` runs the kit's tests.
+# Both set everything up on a fresh clone (virtual environment, data, generated assignment).
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+SUBMISSIONS ?= submissions
+RESULTS ?= results
+JOBS ?= 2
+PYTEST_ARGS ?=
+
+STAMP := build/.assign-stamp
+SOURCES := solutions/backprop_master.py assignment/backprop_support.py assignment/checklib.py \
+	requirements-grading.txt tools/build_assignment.py autograder/run_autograder \
+	$(wildcard autograder/gradekit/*.py)
+
+.PHONY: help setup data assign autograder student-zip grade test report bench check-generated clean
+
+help:
+	@echo "make grade     grade every submission in SUBMISSIONS (default: submissions/)"
+	@echo "make test      run the kit's test suite"
+	@echo "make assign    regenerate the student notebook, solution notebook and zips"
+	@echo "make report    catalogue detection report"
+	@echo "make bench     grading speed and memory benchmark"
+	@echo "make clean     remove the environment and build products"
+
+$(VENV)/.installed: requirements.txt constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt -c constraints.txt
+	touch $@
+
+setup: $(VENV)/.installed
+
+data/mnist.npz: data/fetch_mnist.py | $(VENV)/.installed
+	$(PY) data/fetch_mnist.py
+
+data: data/mnist.npz
+
+$(STAMP): $(SOURCES) data/mnist.npz | $(VENV)/.installed
+	$(PY) tools/build_assignment.py
+	@mkdir -p build && touch $@
+
+assign autograder student-zip: $(STAMP)
+
+grade: $(STAMP)
+	$(PY) tools/grade_folder.py $(SUBMISSIONS) --out $(RESULTS) --jobs $(JOBS)
+
+test: $(STAMP)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+report: $(STAMP)
+	$(PY) tools/catalogue_report.py
+
+bench: $(STAMP)
+	$(PY) tools/bench.py
+
+check-generated: $(STAMP)
+	$(PY) tools/build_assignment.py --check
+
+clean:
+	rm -rf $(VENV) build results data/mnist.npz autograder/autograder.zip assignment/backprop-student.zip

@@ -1,0 +1,187 @@
+"""Grade every submission in a folder with the built autograder zip (``make grade``).
+
+Each entry of the folder is one submission: a notebook, any other file (graded as a broken
+submission, with a clear message), or a sub-folder holding a student's upload. Every
+submission is graded in its own process and its own Gradescope-style root, so nothing one
+submission does can reach another. Writes, under ``--out``:
+
+    <name>.json   the results.json Gradescope would show
+    grades.csv    one row per submission: file, total, per-question points, status,
+                  message, flags (tamper reasons for the instructor)
+
+and prints a summary table.
+
+Usage: python tools/grade_folder.py SUBMISSIONS [--out results] [--jobs 2] [--no-otter]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_ZIP = ROOT / "autograder" / "autograder.zip"
+SUBMISSION_DEADLINE_S = 900
+
+
+def submissions_in(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if not p.name.startswith("."))
+
+
+def unpack_source(zip_path: Path, into: Path) -> Path:
+    source = into / "source"
+    with zipfile.ZipFile(zip_path) as zf:
+        zf.extractall(source)
+    for path in [source, *source.rglob("*")]:
+        mode = 0o755 if path.is_dir() or path.name == "run_autograder" else 0o644
+        path.chmod(mode & ~0o222 if path.is_file() else mode)
+    return source
+
+
+def questions_of(source: Path) -> dict:
+    return json.loads((source / "questions.json").read_text())
+
+
+def failed_result(message: str, questions: dict, seconds: float) -> dict:
+    """A valid results.json for a submission whose grading process itself failed."""
+    return {"score": 0.0, "execution_time": round(seconds, 2), "output": message,
+            "output_format": "text", "visibility": "visible", "stdout_visibility": "hidden",
+            "tests": [], "leaderboard": [],
+            "extra_data": {"status": "error", "error": message, "flags": [], "notes": [],
+                           "max_score": sum(q["points"] for q in questions.values()),
+                           "questions": {q: 0.0 for q in questions}}}
+
+
+def grade_one(entry: Path, source: Path, out_dir: Path, run_otter: bool) -> dict:
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="backprop-grade-") as tmp:
+        root = Path(tmp)
+        (root / "submission").mkdir()
+        (root / "results").mkdir()
+        os.symlink(source, root / "source")
+        if entry.is_dir():
+            shutil.copytree(entry, root / "submission", dirs_exist_ok=True, symlinks=False)
+        else:
+            shutil.copy(entry, root / "submission" / entry.name)
+        cmd = [sys.executable, "-B", "-m", "gradekit.grade", "--root", str(root)]
+        if not run_otter:
+            cmd.append("--no-otter")
+        env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1",
+                   MKL_NUM_THREADS="1", PYTHONHASHSEED="0")
+        proc = subprocess.Popen(cmd, cwd=source, env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            log, _ = proc.communicate(timeout=SUBMISSION_DEADLINE_S)
+            message = log.decode("utf-8", "replace").strip().splitlines()[-1:] or [""]
+        except subprocess.TimeoutExpired:
+            message = [f"grading did not finish within {SUBMISSION_DEADLINE_S} s"]
+        finally:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            proc.wait()
+        results_path = root / "results" / "results.json"
+        try:
+            data = json.loads(results_path.read_text())
+        except (OSError, ValueError):
+            data = failed_result(f"the grader failed on this submission: {message[0][:300]}",
+                                 questions_of(source), time.perf_counter() - start)
+    (out_dir / f"{entry.name}.json").write_text(json.dumps(data, indent=2))
+    return data
+
+
+def csv_row(name: str, data: dict, questions: dict) -> dict:
+    extra = data.get("extra_data", {})
+    row = {"file": name, "total": data.get("score", 0.0)}
+    for q in questions:
+        row[q] = extra.get("questions", {}).get(q, 0.0)
+    row["status"] = extra.get("status", "error")
+    lines = [extra.get("error") or ""] + [line for line in data.get("output", "").splitlines()
+                                          if line.startswith("code cell")]
+    row["message"] = "; ".join(x for x in lines if x)[:300]
+    row["flags"] = "; ".join(extra.get("flags", []))[:500]
+    row["seconds"] = data.get("execution_time", 0.0)
+    return row
+
+
+def print_table(rows: list[dict], questions: dict) -> None:
+    qcols = list(questions)
+    name_w = max([len("submission")] + [len(r["file"]) for r in rows])
+    head = f"{'submission':<{name_w}}  {'total':>6}  " + "  ".join(f"{q:>5}" for q in qcols) \
+        + "  status    flags"
+    print(head)
+    print("-" * len(head))
+    for r in rows:
+        flag = "yes" if r["flags"] else ""
+        print(f"{r['file']:<{name_w}}  {r['total']:>6g}  "
+              + "  ".join(f"{r[q]:>5g}" for q in qcols) + f"  {r['status']:<8}  {flag}")
+    maxima = "  ".join(f"{questions[q]['points']:>5g}" for q in qcols)
+    print(f"{'(max)':<{name_w}}  {sum(q['points'] for q in questions.values()):>6g}  {maxima}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("folder", type=Path)
+    parser.add_argument("--out", type=Path, default=ROOT / "results")
+    parser.add_argument("--zip", type=Path, default=DEFAULT_ZIP)
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--no-otter", action="store_true",
+                        help="skip the otter cross-check (faster; scores are unchanged)")
+    args = parser.parse_args(argv)
+    if not args.folder.is_dir():
+        parser.error(f"{args.folder} is not a folder")
+    if not args.zip.exists():
+        parser.error(f"{args.zip} not found: run `make autograder` first")
+    entries = submissions_in(args.folder)
+    if not entries:
+        print(f"no submissions in {args.folder}")
+        return 0
+    args.out.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="backprop-source-") as tmp:
+        source = unpack_source(args.zip, Path(tmp))
+        questions = questions_of(source)
+        print(f"grading {len(entries)} submission(s) from {args.folder} with {args.jobs} "
+              f"worker(s)...", flush=True)
+        results: dict[str, dict] = {}
+        with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+            futures = {pool.submit(grade_one, e, source, args.out, not args.no_otter): e
+                       for e in entries}
+            for done, future in enumerate(as_completed(futures), start=1):
+                entry = futures[future]
+                data = future.result()
+                results[entry.name] = data
+                extra = data.get("extra_data", {})
+                print(f"[{done}/{len(entries)}] {entry.name}: {data.get('score', 0):g} / "
+                      f"{extra.get('max_score', 0):g} ({extra.get('status', '?')}, "
+                      f"{data.get('execution_time', 0):.1f} s)", flush=True)
+        for path in [Path(tmp), *Path(tmp).rglob("*")]:
+            path.chmod(0o755 if path.is_dir() else 0o644)
+    rows = [csv_row(e.name, results[e.name], questions) for e in entries]
+    csv_path = args.out / "grades.csv"
+    with csv_path.open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    print()
+    print_table(rows, questions)
+    elapsed = time.perf_counter() - start
+    print(f"\n{len(rows)} graded in {elapsed:.1f} s; results in {args.out}/ (grades.csv, "
+          "one .json per submission)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
