@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sys
 import zipfile
@@ -16,7 +17,8 @@ sys.path.insert(0, str(ROOT / "tools"))
 
 import grade_folder  # noqa: E402
 
-AUTOGRADER_ZIP = ROOT / "autograder" / "autograder.zip"
+AUTOGRADER_ZIP = Path(os.environ.get("BACKPROP_AUTOGRADER_ZIP",
+                                     ROOT / "autograder" / "autograder.zip"))
 SOLUTION_NB = ROOT / "solutions" / "backprop_solution.ipynb"
 STUDENT_NB = ROOT / "assignment" / "backprop.ipynb"
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import ast
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -31,7 +32,7 @@ import nbformat
 
 ROOT = Path(__file__).resolve().parents[1]
 MASTER = ROOT / "solutions" / "backprop_master.py"
-BUILD = ROOT / "build"
+BUILD = Path(os.environ.get("BACKPROP_BUILD_DIR", ROOT / "build"))
 NOTEBOOK_NAME = "backprop.ipynb"
 SUPPORT_FILES = [ROOT / "assignment" / "backprop_support.py", ROOT / "assignment" / "checklib.py"]
 DATA_FILE = ROOT / "data" / "mnist.npz"
@@ -228,10 +229,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="Build the student and autograder outputs.")
     parser.add_argument("--check", action="store_true",
                         help="build into a temporary directory and fail if committed outputs differ")
+    parser.add_argument("--out-root", type=Path, default=ROOT,
+                        help="write outputs under this directory instead of the repository")
     args = parser.parse_args()
     if not args.check:
-        for name, path in build(ROOT).items():
-            print(f"wrote {path.relative_to(ROOT)}")
+        for name, path in build(args.out_root).items():
+            print(f"wrote {path}")
         return
     with tempfile.TemporaryDirectory() as tmp:
         outputs = build(Path(tmp))

@@ -31,7 +31,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_ZIP = ROOT / "autograder" / "autograder.zip"
+DEFAULT_ZIP = Path(os.environ.get("BACKPROP_AUTOGRADER_ZIP", ROOT / "autograder" / "autograder.zip"))
 SUBMISSION_DEADLINE_S = 900
 
 
