@@ -7,7 +7,8 @@ uses its own copy. Your code lives in the notebook. The pieces:
 * ``MLP``: a multi-layer perceptron built from *your* ``LinearLayer`` class
 * data: ``load_mnist``, ``make_two_moons``
 * training: ``train`` (the mini-batch loop that calls *your* ``train_step``), ``accuracy``
-* debugging: ``numerical_gradient``, ``gradient_check``
+* debugging: ``numerical_gradient``, ``gradient_check_layer`` (one layer),
+  ``gradient_check`` (a whole network)
 * pictures: ``plot_history``, ``plot_confusion_matrix``, ``plot_misclassified``,
   ``plot_first_layer_weights``, ``plot_decision_boundary``
 
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -88,17 +89,37 @@ class MLP:
         act = ACTIVATIONS[self.activation]
         self.pre_activations, self.activations = [], []
         h = x
-        for layer in self.layers[:-1]:
-            z = layer.forward(h)
+        for i, layer in enumerate(self.layers[:-1]):
+            z = _layer_output(f"layers[{i}].forward(x)", layer.forward(h))
             h = act(z)
             self.pre_activations.append(z)
             self.activations.append(h)
-        return self.layers[-1].forward(h)
+        return _layer_output(f"layers[{len(self.layers) - 1}].forward(x)",
+                             self.layers[-1].forward(h))
 
     def predict(self, x: np.ndarray, batch_size: int = 2000) -> np.ndarray:
         """Predicted class indices ``(B,)``."""
         return np.concatenate([np.argmax(self.forward(x[i:i + batch_size]), axis=1)
                                for i in range(0, len(x), batch_size)])
+
+
+def _layer_output(what: str, z):
+    """``z`` unchanged, or a clear error when a layer's ``forward`` returned nothing."""
+    if z is None:
+        raise NotImplementedError(
+            f"{what} returned None: LinearLayer.forward is not implemented yet (Question 3), "
+            "or it is missing a `return`.")
+    return z
+
+
+def require_parameters(model: MLP) -> None:
+    """Raise a clear error when a layer of ``model`` has no ``W`` or ``b`` (Question 3 unfinished)."""
+    for i, layer in enumerate(model.layers):
+        for name in ("W", "b"):
+            if getattr(layer, name, None) is None:
+                raise NotImplementedError(
+                    f"layers[{i}] has no `{name}`: LinearLayer.__init__ is not implemented yet "
+                    "(Question 3). Finish it, run its cell, then run this cell again.")
 
 
 def predict_with_weights(weights: Sequence[tuple[np.ndarray, np.ndarray]], x: np.ndarray,
@@ -179,8 +200,10 @@ def train(model: MLP, x: np.ndarray, labels: np.ndarray, train_step: Callable, *
     """Mini-batch SGD: shuffle each epoch, call ``train_step(model, xb, yb_one_hot, lr)`` per batch.
 
     Returns a history dict with one entry per epoch: ``loss`` (mean training loss),
-    ``train_acc`` and, when validation data is given, ``val_acc``; plus ``seconds``.
+    ``train_acc`` (on the first 5,000 training examples) and, when validation data is given,
+    ``val_acc``; plus ``seconds``.
     """
+    require_parameters(model)
     rng = np.random.default_rng(seed)
     history: dict[str, list[float]] = {"loss": [], "train_acc": [], "val_acc": [], "seconds": []}
     n = len(x)
@@ -191,11 +214,14 @@ def train(model: MLP, x: np.ndarray, labels: np.ndarray, train_step: Callable, *
         for i in range(0, n, batch_size):
             idx = order[i:i + batch_size]
             loss = train_step(model, x[idx], one_hot(labels[idx], n_classes, x.dtype), lr)
+            if loss is None:
+                raise NotImplementedError(
+                    "train_step returned None: it is not implemented yet (Question 5), or it "
+                    "does not return the loss.")
             losses.append(float(loss))
             if not np.isfinite(losses[-1]):
-                raise FloatingPointError(
-                    f"loss became {losses[-1]} at epoch {epoch}, batch {i // batch_size}: "
-                    "check softmax's max subtraction and the log guard in cross_entropy")
+                raise FloatingPointError(_divergence_message(
+                    model, losses[-1], f"epoch {epoch}, batch {i // batch_size + 1}"))
         history["loss"].append(float(np.mean(losses)))
         history["seconds"].append(time.perf_counter() - start)
         history["train_acc"].append(accuracy(model, x[:5000], labels[:5000]))
@@ -207,6 +233,18 @@ def train(model: MLP, x: np.ndarray, labels: np.ndarray, train_step: Callable, *
                   f"train acc {history['train_acc'][-1]:.2%}{val} "
                   f"({history['seconds'][-1]:.1f} s)", flush=True)
     return history
+
+
+def _divergence_message(model: MLP, loss: float, when: str) -> str:
+    """Why training produced a non-finite loss: exploding weights or an unguarded loss."""
+    broken = [f"layers[{i}].{name}" for i, layer in enumerate(model.layers)
+              for name in ("W", "b") if not np.all(np.isfinite(getattr(layer, name)))]
+    if broken:
+        return (f"the loss became {loss} at {when} because {', '.join(broken)} became nan/inf: "
+                "the updates blew up. Run gradient_check to find a wrong gradient (or lower "
+                "the learning rate).")
+    return (f"the loss became {loss} at {when} although every weight is finite: check the "
+            "max subtraction in softmax and the log guard in cross_entropy.")
 
 
 # ---------------------------------------------------------------------------
@@ -240,53 +278,175 @@ def relative_error(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.max(np.abs(a - b), initial=0.0) / scale)
 
 
+def _largest_differences(analytic: np.ndarray, numeric: np.ndarray, k: int) -> list[str]:
+    """The ``k`` entries where the two gradients disagree most, as printable strings."""
+    diff = np.abs(analytic - numeric).ravel()
+    lines = []
+    for flat in np.argsort(-diff, kind="stable")[:k]:
+        index = [int(i) for i in np.unravel_index(flat, analytic.shape)]
+        lines.append(f"{index}: analytic {analytic.flat[flat]:+.6g}, "
+                     f"numerical {numeric.flat[flat]:+.6g}")
+    return lines
+
+
+def _pattern_hint(analytic: np.ndarray, numeric: np.ndarray) -> str:
+    """Name a simple distortion (all zeros, flipped sign, constant factor) of a wrong gradient."""
+    if not np.any(analytic):
+        return "the analytic gradient is all zeros: is it computed and stored?"
+    norm = float(np.vdot(numeric, numeric))
+    if norm == 0.0:
+        return ""
+    factor = float(np.vdot(analytic, numeric)) / norm
+    if relative_error(analytic, factor * numeric) > 1e-4:
+        return ""
+    if abs(factor + 1) < 1e-3:
+        return "analytic = -numerical everywhere: a sign is flipped."
+    return (f"analytic = {factor:.4g} x numerical everywhere: a missing or extra factor "
+            "(the batch size?).")
+
+
+def compare_gradients(name: str, analytic, numeric: np.ndarray, tolerance: float = 1e-5,
+                      verbose: bool = True) -> float:
+    """Relative error of an analytic gradient against a numerical one, printed.
+
+    Prints the name, shape, relative error with the tolerance beside it and ok/FAIL, then the
+    entry that disagrees most (the three worst entries and a hint when it fails). Returns the
+    error: ``inf`` when the gradient is missing, not finite or has the wrong shape.
+    """
+    numeric = np.asarray(numeric, dtype=np.float64)
+    label = f"{name:<17}{str(numeric.shape):<9}"
+    if analytic is None:
+        if verbose:
+            print(f"{label}FAIL: the gradient is None (not returned or not stored)")
+        return float("inf")
+    analytic = np.asarray(analytic, dtype=np.float64)
+    if analytic.shape != numeric.shape:
+        if verbose:
+            print(f"{label}FAIL: the gradient has shape {analytic.shape}, it should have the "
+                  f"parameter's shape {numeric.shape}")
+        return float("inf")
+    error = relative_error(analytic, numeric)
+    if not np.all(np.isfinite(analytic)):
+        error = float("inf")
+    if verbose:
+        ok = error <= tolerance
+        print(f"{label}relative error {error:.1e} (tolerance {tolerance:.0e})  "
+              f"{'ok' if ok else 'FAIL'}")
+        prefix = "    largest difference: " if ok else "    largest differences: "
+        worst = _largest_differences(analytic, numeric, 1 if ok else 3)
+        print(prefix + ("\n" + " " * len(prefix)).join(worst))
+        hint = "" if ok else _pattern_hint(analytic, numeric)
+        if hint:
+            print(f"    hint: {hint}")
+    return error
+
+
+def _float64_parameters(owner: Any, names: Sequence[str], what: str) -> None:
+    """Convert ``owner.<name>`` to float64 in place (numerical gradients need the precision)."""
+    for name in names:
+        value = getattr(owner, name, None)
+        if value is None:
+            raise NotImplementedError(
+                f"{what} has no `{name}`: LinearLayer.__init__ is not implemented yet "
+                "(Question 3). Finish it, run its cell, then run this cell again.")
+        setattr(owner, name, np.array(value, dtype=np.float64))
+
+
+def gradient_check_layer(layer: Any, x: np.ndarray | None = None, *, batch: int = 6,
+                         seed: int = 0, params: Sequence[str] = ("W", "b"),
+                         tolerance: float = 1e-5, verbose: bool = True) -> dict[str, float]:
+    """Gradient check of one layer: the ``dX`` its ``backward`` returns and each ``d<param>``.
+
+    The loss is ``L = sum(layer.forward(x) * G)`` for a fixed random ``G`` shaped like the
+    output, so ``backward(G)`` must give exactly ``dL/dx`` and store ``dL/dW``, ``dL/db``.
+    Works for any layer with ``forward(x)``, ``backward(grad_out)`` returning ``dL/dx`` and
+    gradients stored as ``d<name>`` for each parameter name in ``params``.
+
+    Args:
+        layer: a small layer, e.g. ``LinearLayer(4, 3, np.random.default_rng(0))``. Its
+            parameters are converted to float64 in place.
+        x: the input batch ``(B, n_in)``; by default random with ``B = batch`` and
+            ``n_in = layer.W.shape[0]``.
+    Returns:
+        ``{"dX": error, "dW": error, "db": error}`` (relative errors; ``inf`` when missing
+        or wrongly shaped). Prints one line per gradient.
+    """
+    _float64_parameters(layer, params, "the layer")
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(batch, layer.W.shape[0])) if x is None else np.array(x, np.float64)
+    out = _layer_output("layer.forward(x)", layer.forward(x.copy()))
+    grad_out = rng.normal(size=np.shape(out))
+    dx = layer.backward(grad_out.copy())
+    analytic = {"dX": None if dx is None else np.array(dx, dtype=np.float64)}
+    for name in params:
+        grad = getattr(layer, f"d{name}", None)
+        analytic[f"d{name}"] = None if grad is None else np.array(grad, dtype=np.float64)
+
+    x_probe = x.copy()
+
+    def loss() -> float:
+        return float(np.sum(np.asarray(layer.forward(x_probe), dtype=np.float64) * grad_out))
+
+    numeric = {"dX": numerical_gradient(loss, x_probe)}
+    for name in params:
+        numeric[f"d{name}"] = numerical_gradient(loss, getattr(layer, name))
+    if verbose:
+        print(f"gradient check of {type(layer).__name__}: loss = sum(forward(x) * G), "
+              f"x {x.shape}, G {grad_out.shape}")
+    return {key: compare_gradients(f"{key} (returned)" if key == "dX" else key,
+                                   analytic[key], numeric[key], tolerance, verbose)
+            for key in numeric}
+
+
 def gradient_check(model: MLP, network_backward: Callable, softmax: Callable,
-                   cross_entropy: Callable, *, batch: int = 4, seed: int = 0,
-                   tolerance: float = 1e-6, verbose: bool = True) -> dict[str, float]:
+                   cross_entropy: Callable, *, batch: int = 6, seed: int = 0,
+                   tolerance: float = 1e-5, verbose: bool = True) -> dict[str, float]:
     """Compare your analytic gradients with numerical ones for every parameter of ``model``.
 
-    Uses a small random float64 batch and your own forward pass, softmax and cross-entropy.
-    Prints one line per parameter (relative error, tolerance, worst entry) and returns
-    ``{"layers[i].W": error, "layers[i].b": error, ...}``. Keep the model small
-    (e.g. ``[5, 4, 3]``): the numerical gradient costs two forward passes per parameter.
+    Runs ``network_backward(model, (softmax(logits) - y) / B)`` on a small random float64
+    batch and compares every layer's ``dW`` and ``db`` and the returned ``dL/dx`` with central
+    differences of ``cross_entropy(softmax(model.forward(x)), y)``: your own softmax and
+    cross-entropy, so finish Question 2 first. Keep the model small (e.g. ``[5, 4, 3]``):
+    each parameter costs two forward passes. The model's parameters become float64 and its
+    biases small random numbers: with zero biases, a ReLU input can be exactly 0, where ReLU
+    has no derivative and the numerical gradient disagrees with any analytic one.
+
+    Returns:
+        ``{"layers[0].W": error, "layers[0].b": error, ..., "dL/dx": error}``; prints one line
+        per parameter with the tolerance beside it and the entries that disagree most.
     """
     rng = np.random.default_rng(seed)
+    for i, layer in enumerate(model.layers):
+        _float64_parameters(layer, ("W", "b"), f"layers[{i}]")
+        layer.b = rng.normal(0.0, 0.1, size=np.shape(layer.b))
     n_in, n_out = model.layer_sizes[0], model.layer_sizes[-1]
     x = rng.normal(size=(batch, n_in))
     y = one_hot(rng.integers(0, n_out, size=batch), n_out, np.float64)
-    for layer in model.layers:
-        layer.W = np.array(layer.W, dtype=np.float64)
-        layer.b = np.array(layer.b, dtype=np.float64)
+    x_probe = x.copy()
 
     def loss() -> float:
-        return float(cross_entropy(softmax(model.forward(x)), y))
+        return float(cross_entropy(softmax(model.forward(x_probe)), y))
 
-    probs = softmax(model.forward(x))
-    network_backward(model, (probs - y) / batch)
+    probs = softmax(model.forward(x.copy()))
+    if probs is None or cross_entropy(probs, y) is None:
+        raise NotImplementedError("softmax or cross_entropy returned None: finish Question 2 "
+                                  "first (the check uses them for the loss).")
+    dx = network_backward(model, (np.asarray(probs) - y) / batch)
     analytic = {}
     for i, layer in enumerate(model.layers):
-        analytic[f"layers[{i}].W"] = np.array(layer.dW, dtype=np.float64)
-        analytic[f"layers[{i}].b"] = np.array(layer.db, dtype=np.float64)
-    errors = {}
-    for i, layer in enumerate(model.layers):
-        for pname in ("W", "b"):
-            key = f"layers[{i}].{pname}"
-            numeric = numerical_gradient(loss, getattr(layer, pname))
-            got = analytic[key]
-            if got.shape != numeric.shape:
-                errors[key] = float("inf")
-                if verbose:
-                    print(f"{key:14s} shape {got.shape} but the parameter has shape "
-                          f"{numeric.shape}: FAIL")
-                continue
-            errors[key] = relative_error(got, numeric)
-            if verbose:
-                worst = np.unravel_index(np.argmax(np.abs(got - numeric)), got.shape)
-                status = "ok" if errors[key] <= tolerance else "FAIL"
-                print(f"{key:14s} relative error {errors[key]:.2e} (tolerance {tolerance:.0e}) "
-                      f"{status}; worst entry {worst}: analytic {got[worst]:+.6f}, "
-                      f"numerical {numeric[worst]:+.6f}")
-    return errors
+        for name in ("W", "b"):
+            grad = getattr(layer, f"d{name}", None)
+            analytic[f"layers[{i}].{name}"] = (None if grad is None
+                                               else np.array(grad, dtype=np.float64))
+    analytic["dL/dx (returned)"] = None if dx is None else np.array(dx, dtype=np.float64)
+    numeric = {f"layers[{i}].{name}": numerical_gradient(loss, getattr(layer, name))
+               for i, layer in enumerate(model.layers) for name in ("W", "b")}
+    numeric["dL/dx (returned)"] = numerical_gradient(loss, x_probe)
+    if verbose:
+        print(f"gradient check of a {model.activation} network {model.layer_sizes} on a batch "
+              f"of {batch}")
+    return {key: compare_gradients(key, analytic[key], numeric[key], tolerance, verbose)
+            for key in numeric}
 
 
 # ---------------------------------------------------------------------------
@@ -307,7 +467,7 @@ def plot_history(history: dict[str, list[float]], title: str = "Training"):
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 3.5))
     ax_loss.plot(epochs, history["loss"], marker="o")
     ax_loss.set(xlabel="epoch", ylabel="mean cross-entropy", title=f"{title}: loss")
-    ax_acc.plot(epochs, history["train_acc"], marker="o", label="train")
+    ax_acc.plot(epochs, history["train_acc"], marker="o", label="train (first 5,000)")
     if history.get("val_acc"):
         ax_acc.plot(epochs, history["val_acc"], marker="s", label="test")
     ax_acc.set(xlabel="epoch", ylabel="accuracy", title=f"{title}: accuracy")
@@ -360,10 +520,17 @@ def plot_misclassified(x: np.ndarray, labels: np.ndarray, preds: np.ndarray, n: 
     return fig
 
 
-def plot_first_layer_weights(W: np.ndarray, n: int = 32):
-    """The first ``n`` columns of the first layer's ``W`` ``(784, hidden)`` as 28x28 images."""
+def plot_first_layer_weights(model_or_W, n: int = 32):
+    """The first ``n`` hidden units' incoming weights as 28x28 images. Returns the figure.
+
+    Args:
+        model_or_W: a trained ``MLP`` (its ``layers[0].W`` is used) or a ``(784, hidden)`` array.
+    """
     plt = _plt()
-    W = np.asarray(W)
+    if isinstance(model_or_W, MLP):
+        require_parameters(model_or_W)
+        model_or_W = model_or_W.layers[0].W
+    W = np.asarray(model_or_W)
     n = min(n, W.shape[1])
     cols = 8
     rows = int(np.ceil(n / cols))
@@ -374,23 +541,37 @@ def plot_first_layer_weights(W: np.ndarray, n: int = 32):
             w = W[:, k].reshape(28, 28)
             lim = np.max(np.abs(w)) or 1.0
             ax.imshow(w, cmap="RdBu_r", vmin=-lim, vmax=lim)
-    fig.suptitle("First-layer weights (red positive, blue negative)")
+            ax.set_title(f"unit {k}", fontsize=7)
+    fig.suptitle("First-layer weights of hidden units (red: ink there raises the unit's input, "
+                 "blue: lowers it)", fontsize=10)
     fig.tight_layout()
     return fig
 
 
-def plot_decision_boundary(model: MLP, x: np.ndarray, labels: np.ndarray, title: str = ""):
-    """Predicted class regions of a 2-D two-class model with the data on top."""
+def plot_decision_boundary(models, x: np.ndarray, labels: np.ndarray, title: str = ""):
+    """Predicted class regions of 2-D two-class models, one panel each, data on top.
+
+    Args:
+        models: an ``MLP`` or a dict ``{panel title: MLP}`` to compare models side by side.
+        x: ``(N, 2)`` inputs.  labels: ``(N,)`` classes 0/1.
+    Each panel's title ends with the model's accuracy on ``(x, labels)``. Returns the figure.
+    """
     plt = _plt()
+    if isinstance(models, MLP):
+        models = {title or "Decision boundary": models}
     pad = 0.5
     xs = np.linspace(x[:, 0].min() - pad, x[:, 0].max() + pad, 200)
     ys = np.linspace(x[:, 1].min() - pad, x[:, 1].max() + pad, 200)
     gx, gy = np.meshgrid(xs, ys)
     grid = np.stack([gx.ravel(), gy.ravel()], axis=1)
-    zz = model.predict(grid).reshape(gx.shape)
-    fig, ax = plt.subplots(figsize=(5, 4))
-    ax.contourf(gx, gy, zz, levels=[-0.5, 0.5, 1.5], colors=["#cfe2f3", "#f9cb9c"], alpha=0.8)
-    ax.scatter(x[:, 0], x[:, 1], c=labels, cmap="coolwarm", s=12, edgecolors="k", linewidths=0.3)
-    ax.set(title=title or "Decision boundary", xlabel="x1", ylabel="x2")
+    fig, axes = plt.subplots(1, len(models), figsize=(5 * len(models), 4), squeeze=False)
+    for ax, (name, model) in zip(axes[0], models.items()):
+        zz = model.predict(grid).reshape(gx.shape)
+        ax.contourf(gx, gy, zz, levels=[-0.5, 0.5, 1.5], colors=["#cfe2f3", "#f9cb9c"],
+                    alpha=0.8)
+        ax.scatter(x[:, 0], x[:, 1], c=labels, cmap="coolwarm", s=12, edgecolors="k",
+                   linewidths=0.3)
+        ax.set(title=f"{name}: accuracy {accuracy(model, x, labels):.1%}", xlabel="x1",
+               ylabel="x2")
     fig.tight_layout()
     return fig

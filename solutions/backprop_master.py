@@ -42,57 +42,114 @@
 # %% [markdown]
 # # Backpropagation from scratch
 #
-# In this assignment you build the learning machinery of a neural network with nothing but
-# NumPy: activation derivatives, a numerically safe softmax and cross-entropy, a linear layer
-# that can send gradients backwards, the backward pass through a whole network, and one step of
-# stochastic gradient descent. Then you train your network on MNIST and look at what it learned.
+# A neural network learns by gradient descent, and backpropagation is how it gets its
+# gradients: the chain rule, applied layer by layer from the loss back to the input. In this
+# assignment you write that machinery yourself with nothing but NumPy (activation derivatives,
+# a numerically safe softmax and cross-entropy, a linear layer that sends gradients backwards,
+# the backward pass through a whole network and one step of stochastic gradient descent), then
+# train your network on handwritten digits (MNIST) and look at what it learned.
 #
-# **Set-up (once).** In the folder you downloaded, run `pip install -r requirements.txt`, then
-# `jupyter lab backprop.ipynb` (or open the notebook in VS Code). Keep `backprop_support.py`,
-# `checklib.py`, `mnist.npz` and the `tests/` folder beside the notebook.
+# ### Set-up (once)
 #
-# **How you work.** Write code only where you see `...` inside the functions and the class.
-# Every stub has a docstring with the shapes of its arguments and results, and an estimate of
-# how many lines it takes. Right after each question, a cell runs `grader.check("qN")`: it runs
-# the public tests and tells you what is wrong (the shape it expected and the one it got, which
-# gradient is off and by how much). Gradescope runs further hidden tests; it shows you which
-# question lost points.
+# Unzip the bundle, open a terminal in its folder and run this one command (inside a virtual
+# environment if you use one):
 #
-# **Rules.** Do not rename the functions, the class or its attributes, and do not edit the
-# course's cells (the ones that train or draw). The grader ignores anything the notebook prints:
-# it calls your functions itself.
+#     python -m pip install -r requirements.txt "otter-grader==7.0.0" jupyterlab
 #
-# **Submitting.** Run the last cell; it saves a `.zip` you upload to Gradescope.
+# Then start `jupyter lab backprop.ipynb` (or open the notebook in VS Code). Keep
+# `backprop_support.py`, `checklib.py`, `mnist.npz` and the `tests/` folder beside the notebook:
+# it imports them.
 #
-# Shapes are *batch-first*: a batch of $B$ inputs with $n$ features is an array of shape $(B, n)$.
+# ### How you work
+#
+# 1. Run the cells from the top: the first one starts the local grader, the second imports the
+#    course's code.
+# 2. Write code only where you see `...` inside the functions and the class. Each stub's
+#    docstring gives the shapes of its arguments and results and about how many lines it
+#    takes; the maths it needs is in the text right above it.
+# 3. After each question, run its `grader.check("qN")` cell. It runs the public tests on your
+#    code and says precisely what is wrong: which value, the shape it expected and the one it
+#    got, which gradient is off and by how much, and which common mistake the result matches.
+#    Gradescope also runs hidden tests on other inputs: passing every local check is
+#    necessary, not sufficient.
+# 4. Stuck? `gradient_check_layer` and `gradient_check` compare your gradients with numerical
+#    ones, and the **debugging checklist** at the end tests the usual suspects one by one.
+#
+# **Rules.** Do not rename the functions, the class, its attributes or the `q7_*` variables, and
+# do not edit the course's cells (imports, training, pictures). The grader calls your functions
+# itself and ignores what the notebook prints or draws; the training and plotting cells do not
+# run during grading.
+#
+# ### Submitting
+#
+# Save the notebook, then run the last cell: it writes a `.zip` next to the notebook. Upload
+# that zip (or the `.ipynb` itself) to Gradescope.
+#
+# Notation: shapes are *batch-first*. A batch of $B$ examples with $n$ features is an array of
+# shape $(B, n)$, one row per example.
 
 # %%
 import numpy as np
 
-from backprop_support import (MLP, accuracy, gradient_check, load_mnist, make_two_moons,
-                              one_hot, plot_confusion_matrix, plot_decision_boundary,
-                              plot_first_layer_weights, plot_history, plot_misclassified, relu,
-                              sigmoid, train)
+from backprop_support import (MLP, accuracy, gradient_check, gradient_check_layer, load_mnist,
+                              make_two_moons, one_hot, plot_confusion_matrix,
+                              plot_decision_boundary, plot_first_layer_weights, plot_history,
+                              plot_misclassified, relu, sigmoid, train)
 
 # %% [markdown]
 # ## The maths you need
 #
-# A network with layers $\ell = 1, \dots, L$ computes, for an input batch $X = A_0$ of shape $(B, n_0)$,
+# ### The chain rule
 #
-# $$Z_\ell = A_{\ell-1} W_\ell + b_\ell \quad (B, n_\ell), \qquad A_\ell = f(Z_\ell), \qquad
-# \hat Y = \operatorname{softmax}(Z_L), \qquad \mathcal L = -\frac1B \sum_{i}\sum_k Y_{ik} \log \hat Y_{ik}.$$
+# If the loss $\mathcal L$ depends on $z$ only through $a = f(z)$, then
+# $\dfrac{\partial \mathcal L}{\partial z} = \dfrac{\partial \mathcal L}{\partial a}\, f'(z)$.
+# For arrays, entry by entry, sum over every path from $z$ to the loss:
+# $\dfrac{\partial \mathcal L}{\partial z_{ij}} = \sum_{k,l} \dfrac{\partial \mathcal L}{\partial a_{kl}}\,
+# \dfrac{\partial a_{kl}}{\partial z_{ij}}$. Backpropagation applies this rule once per layer,
+# from the loss back to the input, and reuses each result for the layer below.
 #
-# Write $G_\ell = \partial \mathcal L / \partial Z_\ell$ (same shape as $Z_\ell$). The chain rule
-# gives the **four backpropagation equations**, all in batch-first layout:
+# ### The network, batch-first
 #
-# 1. output layer: $G_L = (\hat Y - Y) / B$ $\quad (B, n_L)$
-# 2. weights: $\partial \mathcal L / \partial W_\ell = A_{\ell-1}^\top G_\ell$ $\quad (n_{\ell-1}, n_\ell)$, the sum over the batch happens inside the product
-# 3. biases: $\partial \mathcal L / \partial b_\ell = \sum_i G_{\ell, i}$ (sum over the batch axis 0) $\quad (n_\ell,)$
-# 4. going down: $\partial \mathcal L / \partial A_{\ell-1} = G_\ell W_\ell^\top$ $\quad (B, n_{\ell-1})$, then
-#    $G_{\ell-1} = \partial \mathcal L / \partial A_{\ell-1} \odot f'(Z_{\ell-1})$ (elementwise).
+# A batch is $X = A_0$ of shape $(B, n_0)$. For layers $\ell = 1, \dots, L$, with $W_\ell$ of
+# shape $(n_{\ell-1}, n_\ell)$ and $b_\ell$ of shape $(n_\ell,)$ (added to every row):
 #
-# Check any equation by its shapes: $(n_{\ell-1}, B) \times (B, n_\ell)$ is the only product that
-# gives a $(n_{\ell-1}, n_\ell)$ weight gradient.
+# $$Z_\ell = A_{\ell-1} W_\ell + b_\ell \quad (B, n_\ell), \qquad
+# A_\ell = f(Z_\ell) \quad (B, n_\ell) \text{ for } \ell < L,$$
+#
+# $$\hat Y = \operatorname{softmax}(Z_L) \quad (B, C), \qquad
+# \mathcal L = -\frac1B \sum_{i=1}^{B} \sum_{k=1}^{C} Y_{ik} \log \hat Y_{ik},$$
+#
+# where $Y$ holds the one-hot targets and $C = n_L$ is the number of classes. $Z_\ell$ is the
+# layer's *pre-activation*, $A_\ell = f(Z_\ell)$ its *activation*.
+#
+# ### The four backpropagation equations
+#
+# Write $G_\ell = \partial \mathcal L / \partial Z_\ell$; it has the shape of $Z_\ell$, $(B, n_\ell)$.
+#
+# | | equation | shapes |
+# |---|---|---|
+# | 1. output layer | $G_L = (\hat Y - Y) / B$ | $(B, n_L)$ |
+# | 2. weights | $\partial \mathcal L / \partial W_\ell = A_{\ell-1}^\top G_\ell$ | $(n_{\ell-1}, B) \times (B, n_\ell) \to (n_{\ell-1}, n_\ell)$ |
+# | 3. biases | $\partial \mathcal L / \partial b_\ell = \sum_{i=1}^{B} (G_\ell)_{i,:}$, the sum over axis 0 | $(n_\ell,)$ |
+# | 4. one layer down | $G_{\ell-1} = \bigl(G_\ell W_\ell^\top\bigr) \odot f'(Z_{\ell-1})$ | $(B, n_\ell) \times (n_\ell, n_{\ell-1}) \to (B, n_{\ell-1})$ |
+#
+# ($\odot$ is the elementwise product.) Where they come from: entry by entry,
+# $(Z_\ell)_{ij} = \sum_k (A_{\ell-1})_{ik} (W_\ell)_{kj} + (b_\ell)_j$, and the chain rule sums
+# over every entry of $Z_\ell$ that a quantity touches.
+#
+# * $(W_\ell)_{kj}$ enters $(Z_\ell)_{ij}$ for every example $i$, with factor $(A_{\ell-1})_{ik}$:
+#   $\partial \mathcal L / \partial (W_\ell)_{kj} = \sum_i (A_{\ell-1})_{ik} (G_\ell)_{ij}$, which
+#   is $A_{\ell-1}^\top G_\ell$. The sum over the batch happens inside the matrix product.
+# * $(b_\ell)_j$ enters $(Z_\ell)_{ij}$ for every example $i$, with factor 1: a sum over the batch.
+# * $(A_{\ell-1})_{ik}$ enters $(Z_\ell)_{ij}$ for every unit $j$, with factor $(W_\ell)_{kj}$:
+#   $\partial \mathcal L / \partial A_{\ell-1} = G_\ell W_\ell^\top$. Then $A_{\ell-1} = f(Z_{\ell-1})$
+#   elementwise, so the chain rule multiplies by $f'(Z_{\ell-1})$ entry by entry.
+#
+# Nothing is divided by $B$ in equations 2 to 4: the $1/B$ of the mean loss is already in $G_L$.
+#
+# **Check every equation by its shapes.** $(n_{\ell-1}, B) \times (B, n_\ell)$ is the only
+# product of $A_{\ell-1}$ and $G_\ell$ that gives an $(n_{\ell-1}, n_\ell)$ weight gradient. If
+# your shapes do not fit, a transpose is missing or extra.
 
 # %% [raw]
 # # BEGIN QUESTION
@@ -102,13 +159,22 @@ from backprop_support import (MLP, accuracy, gradient_check, load_mnist, make_tw
 # %% [markdown]
 # ## Question 1: activation derivatives (10 points)
 #
-# The derivative of an activation is taken at the **pre-activation** $Z$ (the layer's output
-# before $f$), because $A = f(Z)$ and the chain rule asks for $f'(Z)$.
+# Equation 4 needs $f'(Z)$: the derivative of the activation **at the pre-activation** $Z$, the
+# value that went *into* $f$. That is what the chain rule gives for $A = f(Z)$:
+# $\partial A_{ij} / \partial Z_{ij} = f'(Z_{ij})$, and it is why the network keeps $Z$ from its
+# forward pass.
 #
-# * ReLU: $f(z) = \max(z, 0)$ so $f'(z) = 1$ for $z > 0$ and $0$ for $z < 0$ (use 0 at $z = 0$).
-# * Sigmoid: $\sigma(z) = 1/(1 + e^{-z})$ so $\sigma'(z) = \sigma(z)\,(1 - \sigma(z))$.
-#   A classic mistake is to apply this formula to something that is already a sigmoid output:
-#   `sigmoid_derivative` receives $z$, not $\sigma(z)$. `sigmoid` is provided.
+# * **ReLU**, $f(z) = \max(z, 0)$: $f'(z) = 1$ for $z > 0$ and $0$ for $z < 0$. At $z = 0$ there
+#   is no derivative; use 0 (any value in $[0, 1]$ is a valid choice and exact zeros are rare).
+#   Return floats (`1.0`/`0.0`), not booleans. Evaluated at $A = \max(Z, 0)$ instead of $Z$,
+#   this mask happens to come out the same, which hides the mistake until you use a sigmoid.
+# * **Sigmoid**, $\sigma(z) = 1/(1 + e^{-z})$:
+#   $\sigma'(z) = \dfrac{e^{-z}}{(1 + e^{-z})^2} = \sigma(z)\,\bigl(1 - \sigma(z)\bigr)$.
+#   Use the provided, overflow-safe `sigmoid`. `sigmoid_derivative` receives $z$, not
+#   $\sigma(z)$: `z * (1 - z)` applies the formula to the wrong number, and so does
+#   `sigmoid_derivative(activation)` later on.
+#
+# Both work elementwise: the result has the shape of `z`.
 
 # %% [raw]
 # # BEGIN SOLUTION
@@ -205,19 +271,45 @@ def test_relu_derivative_hidden(relu_derivative):
 # %% [markdown]
 # ## Question 2: softmax and cross-entropy (14 points)
 #
-# $\operatorname{softmax}(z)_k = e^{z_k} / \sum_j e^{z_j}$ along the **last axis** (one row per
-# example). For logits like 1000, $e^{1000}$ overflows to `inf` and the result becomes `nan`.
-# Softmax does not change when you subtract the same number from every logit in a row, so
-# subtract each row's maximum first: the largest exponent is then $e^0 = 1$.
+# **Softmax** turns each row of logits into probabilities, along the **last axis** (one row per
+# example): $\operatorname{softmax}(z)_k = e^{z_k} / \sum_j e^{z_j}$.
 #
-# The cross-entropy of predicted probabilities $\hat Y$ and one-hot targets $Y$ (both $(B, C)$)
-# is the **mean over the batch** of $-\sum_k Y_{ik} \log \hat Y_{ik}$, returned as a Python
-# `float`. A probability can round to exactly 0, and $\log 0 = -\infty$ (and $0 \cdot \log 0$ is
-# `nan`), so guard the log: clip the probabilities to at least `1e-12`.
+# *Why subtract the maximum.* `np.exp(1000)` overflows to `inf`, and `inf / inf` is `nan`;
+# `np.exp(-1000)` underflows to 0, and a row of zeros gives `0 / 0`. Softmax does not change
+# when the same constant $c$ is subtracted from every logit of a row:
 #
-# Why the output gradient is so simple: with $\hat Y = \operatorname{softmax}(Z)$ and the mean
-# cross-entropy, $\partial \mathcal L / \partial Z = (\hat Y - Y)/B$. The $\log$ undoes the
-# $\exp$, and because each row of $Y$ sums to 1 the normalising sum contributes exactly $\hat Y$.
+# $$\frac{e^{z_k - c}}{\sum_j e^{z_j - c}} = \frac{e^{-c}\, e^{z_k}}{e^{-c} \sum_j e^{z_j}}
+# = \frac{e^{z_k}}{\sum_j e^{z_j}}.$$
+#
+# With $c = \max_j z_j$ every exponent is at most 0 (no overflow) and the largest term is
+# $e^0 = 1$, so the denominator is at least 1 (no division by 0). Use `keepdims=True` so that the
+# row maxima and row sums broadcast against `z`.
+#
+# **Cross-entropy** of predicted probabilities $\hat Y$ and one-hot targets $Y$, both $(B, C)$:
+# the **mean over the batch** of $-\sum_k Y_{ik} \log \hat Y_{ik}$, returned as a Python `float`.
+# The mean, not the sum, keeps the size of the loss and of a good learning rate independent of
+# the batch size.
+#
+# *Why guard the log.* A probability can round to exactly 0 (when logits are far apart), and
+# $\log 0 = -\infty$; worse, $0 \cdot \log 0$ is `nan` in floating point, even where $Y_{ik} = 0$
+# should make the term vanish. Clip the probabilities to at least `1e-12` before the log
+# (`np.clip` or `np.maximum` do it): such a tiny floor changes nothing for sensible predictions and
+# caps the loss of a confidently wrong one at $-\log 10^{-12} \approx 27.6$.
+#
+# **Why the gradient of softmax with cross-entropy is $(\hat Y - Y)/B$** (equation 1). Take one
+# example: logits $z$, $p = \operatorname{softmax}(z)$, one-hot $y$ and loss
+# $\ell = -\sum_k y_k \log p_k$. Since $\log p_k = z_k - \log \sum_j e^{z_j}$,
+#
+# $$\ell = -\sum_k y_k z_k + \Bigl(\sum_k y_k\Bigr) \log \sum_j e^{z_j}
+# = -\sum_k y_k z_k + \log \sum_j e^{z_j},$$
+#
+# because a one-hot $y$ sums to 1. Differentiating with respect to $z_m$:
+#
+# $$\frac{\partial \ell}{\partial z_m} = -y_m + \frac{e^{z_m}}{\sum_j e^{z_j}} = p_m - y_m.$$
+#
+# The batch loss is the mean of $B$ such terms, and example $i$'s logits appear only in its own
+# term, so $\partial \mathcal L / \partial Z_L = (\hat Y - Y) / B$. The log undoes the exp: no
+# softmax Jacobian is ever needed. `train_step` (Question 5) uses exactly this.
 
 # %% [raw]
 # # BEGIN SOLUTION
@@ -371,17 +463,22 @@ def test_cross_entropy_hidden(cross_entropy):
 # ## Question 3: a linear layer that learns (24 points)
 #
 # `LinearLayer(n_in, n_out, rng)` holds `W` of shape `(n_in, n_out)` and `b` of shape `(n_out,)`.
+# It is equations 2 to 4 for one layer: given $G = \partial \mathcal L / \partial Z$ for its
+# output, it computes the gradients of its own parameters and of its input.
 #
 # * **`__init__`**: draw `W` with `rng.normal(0, sqrt(2 / n_in), size=(n_in, n_out))` (He
-#   initialisation; float32 is fine and faster) and set `b` to zeros. Never all-zero weights:
-#   every hidden unit would then compute and learn the same thing.
-# * **`forward(x)`**: return `x @ W + b` for `x` of shape `(B, n_in)`, and keep `x`: backward
-#   needs it (equation 2).
-# * **`backward(grad_out)`**: `grad_out` is $G = \partial\mathcal L/\partial Z$, shape
-#   `(B, n_out)`. Store `self.dW` (equation 2) and `self.db` (equation 3, a **sum** over the
-#   batch), and return $\partial\mathcal L/\partial x = G W^\top$ (equation 4). Assign the
-#   gradients (`=`), do not accumulate them (`+=`), and **do not change `W` or `b`** here:
-#   the training step updates them once every gradient is known.
+#   initialisation: it keeps the size of the signal about the same from layer to layer of a ReLU
+#   network; float32 is fine and faster) and set `b` to zeros. Use the `rng` you are given, so
+#   that runs are reproducible. Never all-zero weights: every hidden unit would compute the same
+#   thing, get the same gradient and stay identical to the others forever.
+# * **`forward(x)`**: return `x @ W + b` for `x` of shape `(B, n_in)` (`b` broadcasts over the
+#   rows), and keep `x` (e.g. `self.x = x`): `backward` needs it for equation 2.
+# * **`backward(grad_out)`**: `grad_out` is $G$, shape `(B, n_out)`. Store `self.dW`
+#   $= x^\top G$, shape `(n_in, n_out)`, and `self.db` $= \sum_i G_{i,:}$, shape `(n_out,)` (a
+#   **sum** over axis 0, not a mean: the $1/B$ is already in $G$), and return
+#   $\partial \mathcal L / \partial x = G W^\top$, shape `(B, n_in)`. Assign the gradients (`=`),
+#   do not accumulate them (`+=`), and **do not change `W` or `b`** here: the training step
+#   updates them once every gradient is known.
 
 # %% [raw]
 # # BEGIN SOLUTION
@@ -559,6 +656,27 @@ def test_linear_init_hidden(LinearLayer):
 # %% [raw]
 # # END QUESTION
 
+# %% [markdown]
+# ### Check your layer numerically
+#
+# The public checks test a few fixed cases. `gradient_check_layer` tests *your* layer on random
+# data against the definition of the derivative. For every entry $\theta$ of $x$, $W$ and $b$ it
+# measures $\bigl(\mathcal L(\theta + h) - \mathcal L(\theta - h)\bigr) / 2h$ with
+# $h = 10^{-6}$ (central differences, accurate to about $h^2$), for the loss
+# $\mathcal L = \sum_{ij} \operatorname{forward}(x)_{ij}\, G_{ij}$ with a fixed random $G$: then
+# $\partial \mathcal L / \partial Z = G$, so `backward(G)` must return exactly
+# $\partial \mathcal L / \partial x$ and store $\partial \mathcal L / \partial W$ and
+# $\partial \mathcal L / \partial b$.
+#
+# For each gradient it prints the relative error
+# $\max \lvert \text{analytic} - \text{numerical} \rvert / \max(\lvert \text{analytic} \rvert, \lvert \text{numerical} \rvert)$
+# with the tolerance beside it, and the entries that disagree most. About `1e-9` means correct;
+# `1e-2` or more means a bug in that gradient, and a hint names simple patterns such as a
+# missing factor (the batch size?) or a flipped sign. Call it on any layer while you debug.
+
+# %% tags=["otter_ignore"]
+_ = gradient_check_layer(LinearLayer(4, 3, np.random.default_rng(0)))
+
 # %% [raw]
 # # BEGIN QUESTION
 # name: q4
@@ -568,16 +686,28 @@ def test_linear_init_hidden(LinearLayer):
 # ## Question 4: backward through the whole network (16 points)
 #
 # The course's `MLP` (in `backprop_support.py`) stacks your layers:
-# `Linear -> f -> Linear -> f -> ... -> Linear`. Its `forward(x)` stores, for each hidden layer
-# `i` (all layers but the last), `model.pre_activations[i]` ($Z$, before $f$) and
-# `model.activations[i]` ($f(Z)$). `model.activation` is `"relu"` or `"sigmoid"`.
+# `Linear -> f -> Linear -> f -> ... -> Linear`. Its `forward(x)` keeps, for each hidden layer
+# `i` (every layer but the last):
 #
-# `network_backward(model, grad_logits)` receives $G_L = \partial\mathcal L / \partial Z_L$ and
-# walks the layers from last to first: call the layer's `backward` (it stores `dW`, `db` and
-# returns the gradient for the layer below), then, unless you have reached the first layer,
-# multiply elementwise by $f'$ of **that hidden layer's** pre-activation. Layer `i`'s output is
-# `pre_activations[i]`: an index off by one silently uses the wrong mask. Return the gradient
-# with respect to the network's input `x`.
+# * `model.pre_activations[i]`: $Z$, the output of `model.layers[i]`, before $f$;
+# * `model.activations[i]`: $f(Z)$, the input of `model.layers[i + 1]`.
+#
+# `model.activation` is `"relu"` or `"sigmoid"`: use `relu_derivative` or `sigmoid_derivative`
+# accordingly.
+#
+# `network_backward(model, grad_logits)` receives $G_L = \partial \mathcal L / \partial Z_L$,
+# shape `(B, n_out)`, and walks the layers from the last to the first:
+#
+# 1. `grad = model.layers[i].backward(grad)`: the layer stores its `dW` and `db` and returns
+#    the gradient with respect to its input;
+# 2. unless `i` is the first layer, multiply that elementwise by $f'$ of **the pre-activation
+#    of the layer below**, `model.pre_activations[i - 1]` (equation 4): this turns
+#    $\partial \mathcal L / \partial A$ into $G$ for layer `i - 1`.
+#
+# Return the gradient with respect to the network's input `x`, shape `(B, n_in)`. Two classic
+# mistakes: $f'$ of `model.activations[...]` (that is $f'(f(Z))$: wrong for a sigmoid, silently
+# harmless for ReLU) and an index off by one (the derivative of another layer's pre-activation;
+# with equal hidden sizes the shapes still fit and only the values are wrong).
 
 # %% [raw]
 # # BEGIN SOLUTION
@@ -665,14 +795,17 @@ def test_network_backward_returns_input_gradient_hidden(network_backward, Linear
 # %% [markdown]
 # ## Question 5: one step of gradient descent (15 points)
 #
-# `train_step(model, x, y, lr)` does one SGD step on a mini-batch:
+# `train_step(model, x, y, lr)` does one step of stochastic gradient descent on a mini-batch:
 #
 # 1. forward: `probs = softmax(model.forward(x))`;
 # 2. the loss: `cross_entropy(probs, y)`, **before** any parameter changes;
-# 3. backward: `network_backward(model, (probs - y) / B)` with `B = x.shape[0]`;
-# 4. update **every** layer, once all gradients are known: `W -= lr * dW`, `b -= lr * db`
-#    (minus: downhill);
-# 5. return the loss from step 2 as a Python float.
+# 3. backward: `network_backward(model, (probs - y) / B)` with `B = x.shape[0]` (equation 1);
+# 4. update **every** layer, once all gradients are known: `W -= lr * dW` and `b -= lr * db`
+#    (minus: the gradient points uphill, so step against it);
+# 5. return the loss from step 2 as a Python `float`.
+#
+# Updating a layer's `W` while gradients still have to flow through it would send the layers
+# below a gradient computed with the new weights: finish the backward pass first.
 
 # %% [raw]
 # # BEGIN SOLUTION
@@ -751,31 +884,50 @@ def test_train_step_loss_falls_hidden(train_step, LinearLayer, MLP):
 # # END QUESTION
 
 # %% [markdown]
-# ## Check your gradients
+# ## Check your gradients through the whole network
 #
-# `gradient_check` compares your analytic gradients with numerical ones on a tiny network and
-# prints one line per parameter. Relative errors around `1e-8` or below mean correct; `1e-2`
-# or more means a bug in that parameter's gradient.
+# `gradient_check(model, network_backward, softmax, cross_entropy)` does the same for a whole
+# small network: it runs your `network_backward` on $(\hat Y - Y)/B$ for a random batch and
+# compares every layer's `dW` and `db` and the returned $\partial \mathcal L / \partial x$ with
+# numerical gradients of your loss, `cross_entropy(softmax(model.forward(x)), y)`. The cell
+# checks a network with two hidden sigmoid layers (it goes through your `sigmoid_derivative`)
+# and the same network with ReLU.
+#
+# Reading the result: if only the lower layers fail, the step *between* layers (equation 4) is
+# wrong; if the top layer fails too, look at `LinearLayer.backward` or at Question 2.
 
 # %% tags=["otter_ignore"]
-_ = gradient_check(MLP([5, 4, 3], LinearLayer, np.random.default_rng(0), activation="sigmoid"),
-                   network_backward, softmax, cross_entropy)
+for activation in ("sigmoid", "relu"):
+    _ = gradient_check(MLP([5, 4, 4, 3], LinearLayer, np.random.default_rng(0),
+                           activation=activation), network_backward, softmax, cross_entropy)
+    print()
 
 # %% [markdown]
 # ## A sigmoid network on a toy problem
 #
-# Two interleaved half-moons cannot be separated by a straight line. A network with sigmoid
-# hidden units learns a curved boundary, but only if `sigmoid_derivative` is right: a wrong
-# derivative shows up as a wrong gradient above and a poor fit here.
+# Two interleaved half-moons cannot be separated by a straight line. The cell below trains two
+# models with your `LinearLayer` and `train_step` on the same 400 points: one without hidden
+# layers (`MLP([2, 2])`: its boundary is a straight line) and one with two hidden sigmoid
+# layers. The hidden layers learn only through `sigmoid_derivative` inside your
+# `network_backward`. With a correct derivative the network bends its boundary around the
+# moons (about 98 % accuracy). With a wrong one ($\sigma(z)$ itself, $z(1 - z)$, $\sigma'$ of the
+# activation, a missing derivative) it stays close to a straight line (about 88 %, no better
+# than the model without hidden layers) or diverges, and the gradient check above fails for the
+# lower layers.
 
 # %% tags=["otter_ignore"]
 x_moons, y_moons = make_two_moons(400, seed=0)
+linear_model = MLP([2, 2], LinearLayer, np.random.default_rng(0))
 moons_model = MLP([2, 16, 16, 2], LinearLayer, np.random.default_rng(0), activation="sigmoid")
-moons_history = train(moons_model, x_moons, y_moons, train_step, epochs=200, lr=1.0,
-                      batch_size=32, n_classes=2, verbose=False)
-print(f"two moons: final loss {moons_history['loss'][-1]:.3f}, "
-      f"accuracy {accuracy(moons_model, x_moons, y_moons):.1%}")
-plot_decision_boundary(moons_model, x_moons, y_moons, "Sigmoid MLP on two moons");
+for model in (linear_model, moons_model):
+    train(model, x_moons, y_moons, train_step, epochs=200, lr=1.0, batch_size=32, n_classes=2,
+          verbose=False)
+gain = accuracy(moons_model, x_moons, y_moons) - accuracy(linear_model, x_moons, y_moons)
+print(f"the hidden sigmoid layers add {gain:+.1%} accuracy"
+      + (": good." if gain > 0.05 else ": far too little. Run the gradient checks above "
+         "and check sigmoid_derivative."))
+plot_decision_boundary({"no hidden layer": linear_model, "two hidden sigmoid layers": moons_model},
+                       x_moons, y_moons);
 
 # %% [raw]
 # # BEGIN QUESTION
@@ -787,11 +939,17 @@ plot_decision_boundary(moons_model, x_moons, y_moons, "Sigmoid MLP on two moons"
 #
 # Nothing new to write: the grader builds `MLP([784, 128, 10], LinearLayer, rng)` with your
 # layer, trains it with your `train_step` on the first 20,000 training images (3 epochs,
-# learning rate 0.1, batches of 64) and measures accuracy on the 10,000 test images. You need
-# at least **90 %**; a correct implementation reaches about 93 %. Training must also be
-# vectorised: a loop over the examples of a batch is far too slow and is stopped.
+# learning rate 0.1, batches of 64) and measures its accuracy on the 10,000 test images. You
+# need at least **90 %**; a correct implementation reaches about 93 %. Training must also be
+# vectorised: a Python loop over the examples of a batch is far too slow and is stopped.
 #
-# The cells below do the same on the full training set so you can watch it learn.
+# The cells below train the same network on all 60,000 training images for 5 epochs (a few
+# seconds) so that you can watch it learn; they do not run during grading. The left plot shows
+# the mean training loss per epoch: it should start near 0.35 after the first epoch and keep
+# falling. The right one shows the accuracy on training and test images; when the two stay
+# close, the network is not yet overfitting. A loss that grows, jumps or stays near
+# $\ln 10 \approx 2.3$ means the network is not learning: check the sign of the update and run
+# the gradient checks.
 
 # %% tags=["otter_ignore"]
 x_train, y_train, x_test, y_test = load_mnist()
@@ -800,15 +958,37 @@ history = train(mnist_model, x_train, y_train, train_step, epochs=5, lr=0.1, bat
                 x_val=x_test, y_val=y_test)
 plot_history(history, "MNIST");
 
-# %% tags=["otter_ignore"]
-test_preds = mnist_model.predict(x_test)
-plot_confusion_matrix(y_test, test_preds);
+# %% [markdown]
+# ### Which digits does it confuse?
+#
+# The confusion matrix counts the test images by true digit (row) and predicted digit (column).
+# The diagonal holds the correct predictions; the largest numbers off the diagonal are the
+# network's favourite mistakes, usually between digits whose strokes overlap, such as 4 and 9,
+# 3 and 5, or 7 and 2.
 
 # %% tags=["otter_ignore"]
-plot_misclassified(x_test, y_test, test_preds);
+plot_confusion_matrix(y_test, mnist_model.predict(x_test));
+
+# %% [markdown]
+# ### What do its mistakes look like?
+#
+# The first test digits the network gets wrong, with its prediction and the true label. Many
+# would make a person hesitate too; others are plain mistakes that a convolutional network,
+# which knows that neighbouring pixels belong together, would avoid.
 
 # %% tags=["otter_ignore"]
-plot_first_layer_weights(mnist_model.layers[0].W);
+plot_misclassified(x_test, y_test, mnist_model.predict(x_test));
+
+# %% [markdown]
+# ### What did the first layer learn?
+#
+# Each hidden unit computes a weighted sum of the 784 pixels, so its column of `W`, reshaped to
+# 28 x 28, is a picture of what the unit looks for: ink on red pixels raises its input, ink on
+# blue pixels lowers it. After a few epochs the random initialisation still shows as noise, but
+# stroke-like blobs and edges appear: features the network found useful to tell digits apart.
+
+# %% tags=["otter_ignore"]
+plot_first_layer_weights(mnist_model);
 
 # %% [raw]
 # # BEGIN TESTS
@@ -845,22 +1025,37 @@ def test_mnist_accuracy_hidden(train_step, LinearLayer, MLP):
 # %% [markdown]
 # ## Question 7: knowledge check (6 points)
 #
-# Set each variable to the letter of the best answer (`"a"`, `"b"`, `"c"` or `"d"`).
+# Set each variable to the letter of the best answer, as a lower-case string: `"a"`, `"b"`,
+# `"c"` or `"d"`. The local check only verifies the format; Gradescope grades the answers.
 #
-# **7.1** What does `LinearLayer.backward` return?
-# (a) `dW`  (b) the gradient of the loss with respect to the layer's input `x`
-# (c) the updated weights  (d) the loss
+# **7.1** What does `LinearLayer.backward(grad_out)` return?
+#
+# * (a) `dW`, the gradient of the loss with respect to the weights
+# * (b) the gradient of the loss with respect to the layer's input `x`
+# * (c) the updated weights
+# * (d) the loss
 #
 # **7.2** What must `LinearLayer.forward` keep for `backward`?
-# (a) nothing  (b) its input `x`  (c) its output  (d) the loss
 #
-# **7.3** Which bug passes a gradient check but still stops the network from learning?
-# (a) a missing transpose in dX  (b) a `+` instead of `-` in the SGD update
-# (c) softmax over the wrong axis  (d) the bias gradient summed over the wrong axis
+# * (a) nothing: `grad_out` is all that `backward` needs
+# * (b) its input `x`
+# * (c) its output `x @ W + b`
+# * (d) the loss
 #
-# **7.4** In `network_backward`, a sigmoid network multiplies by `sigmoid_derivative(...)` of:
-# (a) `model.pre_activations[i]`  (b) `model.activations[i]`  (c) the incoming gradient
-# (d) `layer.W`
+# **7.3** Which bug passes `gradient_check` but still stops the network from learning?
+#
+# * (a) a missing transpose in the returned gradient `grad_out @ W.T`
+# * (b) `W += lr * dW` instead of `W -= lr * dW` in `train_step`
+# * (c) softmax normalised over axis 0 instead of the last axis
+# * (d) `db` summed over axis 1 instead of axis 0
+#
+# **7.4** In `network_backward` for a sigmoid network, the gradient arriving at the output of
+# hidden layer `i` is multiplied elementwise by `sigmoid_derivative(...)` of:
+#
+# * (a) `model.pre_activations[i]`
+# * (b) `model.activations[i]`
+# * (c) the incoming gradient itself
+# * (d) `model.layers[i].W`
 
 # %% [raw]
 # # BEGIN SOLUTION
@@ -906,8 +1101,25 @@ def test_answers_hidden(q7_1, q7_2, q7_3, q7_4):
 # %% [markdown]
 # ## Debugging checklist
 #
-# If a check fails and you cannot see why, run this cell: it walks through the usual suspects
-# with your own code and says which one looks wrong.
+# When a check fails and you cannot see why, run the cell below. It tests the usual suspects
+# with your own code, in the order in which they break a network, and prints `ok` with what it
+# measured or `FAIL` with the reason (and, when your code raised an error, the line):
+#
+# 1. **forward values are sane**: a fresh `LinearLayer(784, 128)` computes `x @ W + b`, shape
+#    `(B, 128)`, finite, with weights of the He size $\sqrt{2 / 784} \approx 0.05$;
+# 2. **the loss at initialisation is about $\ln 10 \approx 2.303$**: small random weights give
+#    every digit a probability near 1/10, and $-\log(1/10) = \ln 10$. Much more means the
+#    initial weights are too large; 512 times more (on 512 images) means a sum instead of a mean;
+# 3. **gradient shapes equal parameter shapes**: `dW` like `W`, `db` like `b`, and the returned
+#    gradient like `x`;
+# 4. **`LinearLayer.backward` passes a gradient check**;
+# 5. **the derivative is taken at the right cached tensor**: $f'$ of the pre-activations, of the
+#    right layer, in a ReLU and in a sigmoid network;
+# 6. **the update comes after all gradients and goes downhill**: every layer moves by
+#    $-\text{lr} \times$ its own gradient, computed before any weight changed, and `train_step`
+#    returns the loss from before the update.
+#
+# Fix the first `FAIL` first: later items often fail because of an earlier one.
 
 # %% tags=["otter_ignore"]
 from checklib import debugging_checklist

@@ -38,6 +38,7 @@ SUPPORT_FILES = [ROOT / "assignment" / "backprop_support.py", ROOT / "assignment
 DATA_FILE = ROOT / "data" / "mnist.npz"
 GRADING_REQUIREMENTS = ROOT / "requirements-grading.txt"
 STUDENT_REQUIREMENTS = ROOT / "assignment" / "requirements.txt"
+STUDENT_README = ROOT / "assignment" / "README.md"
 AUTOGRADER_DIR = ROOT / "autograder"
 ZIP_EPOCH = (2020, 1, 1, 0, 0, 0)
 
@@ -199,7 +200,7 @@ def build(out_root: Path) -> dict[str, Path]:
         outputs[f"submissions/{name}"] = examples / name
 
     student_files = {NOTEBOOK_NAME: student_nb, "mnist.npz": DATA_FILE,
-                     "requirements.txt": STUDENT_REQUIREMENTS}
+                     "requirements.txt": STUDENT_REQUIREMENTS, "README.md": STUDENT_README}
     student_files.update({f.name: f for f in SUPPORT_FILES})
     student_files.update(files_under(dist / "student" / "tests", "tests/"))
     student_zip = out_root / "assignment" / "backprop-student.zip"
