@@ -8,5 +8,5 @@ points = 15
 @test_case(points=None, hidden=False)
 def test_mnist_small(train_step, LinearLayer, MLP):
     import checklib
-    checklib.check_mnist_accuracy(train_step, LinearLayer, MLP, n_train=2000, epochs=1, threshold=0.75)
+    checklib.check_mnist_accuracy(train_step, LinearLayer, MLP, **checklib.MNIST_PUBLIC)
 

@@ -1,0 +1,293 @@
+"""The catalogue table: one row per graded variant of the reference solution notebook.
+
+A row is ``bug(name, what, loses, words, *edits)`` or ``correct(name, what, *edits)``:
+
+* ``what``: the mistake (or the different-but-correct choice) in a student's words;
+* ``loses``: the questions that must lose points, space separated; exactly these, since the
+  grader is deterministic, including every question the mistake cascades into;
+* ``words``: phrases the student-visible feedback must contain (case-insensitive), the ones
+  that name the mistake;
+* ``edits``: ``(old, new)`` or ``(old, new, count)`` replacements in the notebook's code,
+  applied in order with ``conftest.mutate`` (``old`` must occur exactly ``count`` times).
+
+``with_otter`` entries are also graded with the otter cross-check to show that otter agrees.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import nbformat
+
+from conftest import mutate, solution_notebook
+
+Edit = tuple  # (old, new) or (old, new, count)
+
+
+@dataclass(frozen=True)
+class Entry:
+    name: str
+    what: str
+    loses: frozenset[str]
+    words: tuple[str, ...]
+    edits: tuple[Edit, ...]
+    with_otter: bool = False
+
+    @property
+    def is_bug(self) -> bool:
+        return bool(self.loses)
+
+
+def bug(name: str, what: str, loses: str, words: list[str], *edits: Edit,
+        with_otter: bool = False) -> Entry:
+    return Entry(name, what, frozenset(loses.split()), tuple(words), edits, with_otter)
+
+
+def correct(name: str, what: str, *edits: Edit, with_otter: bool = False) -> Entry:
+    return Entry(name, what, frozenset(), (), edits, with_otter)
+
+
+def notebook_for(entry: Entry, base: nbformat.NotebookNode | None = None) -> nbformat.NotebookNode:
+    """The reference solution notebook with ``entry``'s edits applied."""
+    nb = base if base is not None else solution_notebook()
+    for edit in entry.edits:
+        old, new, *count = edit
+        nb = mutate(nb, old, new, *count)
+    return nb
+
+
+# Pieces of the reference solution that several rows edit.
+UPDATE_LOOP = ("    for layer in model.layers:\n"
+               "        layer.W -= lr * layer.dW\n"
+               "        layer.b -= lr * layer.db\n")
+SIGMOID_DERIVATIVE = "    s = sigmoid(z)\n    return s * (1 - s)\n"
+MASK_LINE = "        grad = grad * derivative(model.pre_activations[i])\n"
+CE_RETURN = "return float(-np.mean(np.sum(y * log_probs, axis=-1)))"
+HE_INIT = "rng.normal(0.0, np.sqrt(2.0 / n_in), size=(n_in, n_out))"
+
+BUGS = [
+    # -- LinearLayer (q3) ------------------------------------------------------------------
+    bug("dx_missing_transpose", "backward returns grad_out @ W: the transpose of W is missing",
+        "q3 q4 q5 q6", ["LinearLayer.backward", "W.T", "transpose"],
+        ("return grad_out @ self.W.T", "return grad_out @ self.W"), with_otter=True),
+    bug("dw_transposed", "dW computed as grad_out.T @ x, the transpose of the right answer",
+        "q3 q4 q5 q6", ["layer.dW", "transposed"],
+        ("self.dW = self.x.T @ grad_out", "self.dW = grad_out.T @ self.x")),
+    bug("db_summed_over_features", "db summed over axis 1 (the features), not the batch",
+        "q3 q4 q5 q6", ["layer.db", "axis 0"],
+        ("self.db = grad_out.sum(axis=0)", "self.db = grad_out.sum(axis=1)")),
+    bug("db_mean_over_batch", "db as the mean over the batch instead of the sum",
+        "q3 q4 q5", ["layer.db", "mean over the batch instead of the sum"],
+        ("self.db = grad_out.sum(axis=0)", "self.db = grad_out.mean(axis=0)")),
+    bug("dw_mean_over_batch", "dW divided by the batch size a second time",
+        "q3 q4 q5 q6", ["layer.dW", "mean over the batch instead of the sum"],
+        ("self.dW = self.x.T @ grad_out", "self.dW = self.x.T @ grad_out / grad_out.shape[0]")),
+    bug("backward_returns_dw", "backward returns dW instead of the gradient for its input",
+        "q3 q4 q5 q6", ["backward", "dW instead of dX"],
+        ("return grad_out @ self.W.T", "return self.dW")),
+    bug("forward_forgets_x", "forward does not keep its input, so backward cannot use it",
+        "q3 q4 q5 q6", ["forward must keep its input"],
+        ("        self.x = x\n", "")),
+    bug("forward_without_bias", "forward returns x @ W and forgets the bias",
+        "q3 q4 q5", ["LinearLayer.forward", "without the bias"],
+        ("return x @ self.W + self.b", "return x @ self.W")),
+    bug("update_inside_backward", "backward updates W and b (with a fixed step) before it "
+        "computes dX; train_step no longer updates",
+        "q3 q4 q5", ["dX", "changed W or b"],
+        ("        self.db = grad_out.sum(axis=0)\n",
+         "        self.db = grad_out.sum(axis=0)\n"
+         "        self.W = self.W - 0.1 * self.dW\n"
+         "        self.b = self.b - 0.1 * self.db\n"),
+        (UPDATE_LOOP, "    # the layers update themselves in backward\n")),
+    bug("gradients_accumulated", "dW and db accumulated with += and never reset",
+        "q3 q6", ["accumulated with +="],
+        ("self.dW = self.x.T @ grad_out", "self.dW += self.x.T @ grad_out"),
+        ("self.db = grad_out.sum(axis=0)", "self.db += grad_out.sum(axis=0)")),
+    bug("zero_initialisation", "all-zero initial weights",
+        "q3 q5 q6", ["all zeros"],
+        (f"{HE_INIT}.astype(np.float32)", "np.zeros((n_in, n_out), dtype=np.float32)")),
+    bug("init_ignores_rng", "weights drawn from the seeded global np.random instead of the "
+        "rng argument", "q3", ["rng argument"],
+        (HE_INIT, HE_INIT.replace("rng.normal", "np.random.normal")),
+        ("class LinearLayer:", "np.random.seed(0)\n\n\nclass LinearLayer:")),
+    # -- activations, softmax, loss (q1, q2) -------------------------------------------------
+    bug("relu_derivative_returns_relu", "relu_derivative returns max(z, 0), ReLU itself",
+        "q1 q4 q5 q6", ["relu_derivative", "ReLU itself"],
+        ("return (z > 0).astype(z.dtype)", "return np.maximum(z, 0)")),
+    bug("sigmoid_formula_on_z", "sigmoid_derivative returns z * (1 - z) as if z were already "
+        "sigmoid(z)", "q1 q4 q5", ["sigmoid_derivative", "z * (1 - z)"],
+        (SIGMOID_DERIVATIVE, "    return z * (1 - z)\n")),
+    bug("sigmoid_applied_twice", "sigmoid_derivative applies the derivative formula to "
+        "sigmoid(z), an output that is already a sigmoid",
+        "q1 q4 q5", ["sigmoid_derivative", "at the activation"],
+        ("    s = sigmoid(z)\n", "    s = sigmoid(sigmoid(z))\n")),
+    bug("sigmoid_derivative_nan_for_large_z", "sigmoid_derivative as exp(-z) / (1 + exp(-z))**2, "
+        "nan for large |z|", "q1", ["q1", "nan", "overflow-safe"],
+        (SIGMOID_DERIVATIVE, "    e = np.exp(-z)\n    return e / (1 + e) ** 2\n")),
+    bug("softmax_without_max", "softmax without subtracting the maximum: overflow for large "
+        "logits", "q2", ["softmax", "subtract each row's maximum"],
+        ("shifted = z - np.max(z, axis=-1, keepdims=True)", "shifted = z"), with_otter=True),
+    bug("softmax_wrong_axis", "softmax normalised over axis 0 (the batch)",
+        "q2 q5 q6", ["softmax", "wrong axis"],
+        ("axis=-1, keepdims=True)", "axis=0, keepdims=True)", 2)),
+    bug("softmax_whole_array", "softmax divides by the sum of the whole array",
+        "q2 q5 q6", ["softmax", "rows should each sum to 1"],
+        ("return exp / np.sum(exp, axis=-1, keepdims=True)", "return exp / np.sum(exp)")),
+    bug("log_of_zero", "cross_entropy takes log(probs) without a guard: log(0)",
+        "q2", ["q2", "log of zero"],
+        ("np.log(np.clip(probs, 1e-12, None))", "np.log(probs)")),
+    bug("cross_entropy_sum", "cross-entropy summed over the batch instead of averaged",
+        "q2 q5", ["cross_entropy", "sum over the batch"],
+        (CE_RETURN, "return float(-np.sum(y * log_probs))")),
+    bug("cross_entropy_sign", "cross-entropy without the minus sign",
+        "q2 q5", ["cross_entropy", "wrong sign"],
+        (CE_RETURN, "return float(np.mean(np.sum(y * log_probs, axis=-1)))")),
+    bug("loss_as_array", "cross_entropy returns a one-element array, not a float",
+        "q2 q5 q6", ["cross_entropy", "Python float"],
+        (CE_RETURN, "return -np.mean(np.sum(y * log_probs, axis=-1, keepdims=True), axis=0)")),
+    bug("hardcoded_public_loss", "cross_entropy returns the number the public check expects",
+        "q2 q5", ["cross_entropy", "hard-coded"],
+        ("    log_probs = np.log(np.clip(probs, 1e-12, None))\n    " + CE_RETURN,
+         "    return 2.213976026808493")),
+    # -- network_backward (q4) ---------------------------------------------------------------
+    bug("relu_mask_missing", "network_backward never multiplies by the activation derivative",
+        "q4 q5", ["network_backward", "without the activation derivative"],
+        (MASK_LINE, "")),
+    bug("mask_from_wrong_layer", "the derivative taken at pre_activations[i - 1], one layer "
+        "off", "q4 q5", ["q4", "wrong layer"],
+        ("model.pre_activations[i]", "model.pre_activations[i - 1]")),
+    bug("sigmoid_derivative_at_activation", "network_backward evaluates the derivative at "
+        "model.activations[i] instead of the pre-activation", "q4 q5",
+        ["network_backward", "activations[i]"],
+        ("derivative(model.pre_activations[i])", "derivative(model.activations[i])"),
+        with_otter=True),
+    bug("first_layer_skipped", "network_backward's loop stops before the first layer",
+        "q4 q5 q6", ["layers[0].backward"],
+        ("for i in range(len(model.layers) - 2, -1, -1):",
+         "for i in range(len(model.layers) - 2, 0, -1):")),
+    # -- train_step (q5) ---------------------------------------------------------------------
+    bug("no_batch_divide", "train_step passes probs - y without dividing by the batch size",
+        "q5 q6", ["not dividing probs - y by the batch size"],
+        ("(probs - y) / x.shape[0]", "(probs - y)")),
+    bug("probs_instead_of_residual", "train_step backpropagates probs instead of probs - y",
+        "q5 q6", ["train_step", "probs instead of probs - y"],
+        ("(probs - y) / x.shape[0]", "probs / x.shape[0]")),
+    bug("update_wrong_sign", "the SGD update adds the gradient (uphill)",
+        "q5 q6", ["wrong sign"],
+        ("layer.W -= lr * layer.dW", "layer.W += lr * layer.dW"),
+        ("layer.b -= lr * layer.db", "layer.b += lr * layer.db")),
+    bug("bias_never_updated", "train_step updates W but never b",
+        "q5", ["layers[0].b", "not updating"],
+        ("        layer.b -= lr * layer.db\n", "")),
+    bug("only_last_bias_updated", "the bias update is outside the loop: only the last layer's b "
+        "moves", "q5", ["layers[0].b", "not updating"],
+        (UPDATE_LOOP, UPDATE_LOOP.replace("        layer.b", "    layer.b"))),
+    bug("update_with_other_layers_gradient", "each layer updated with another layer's dW and db",
+        "q5 q6", ["train_step", "its own dW"],
+        (UPDATE_LOOP, "    for i, layer in enumerate(model.layers):\n"
+                      "        grads = model.layers[i - 1]\n"
+                      "        layer.W -= lr * grads.dW\n"
+                      "        layer.b -= lr * grads.db\n")),
+    bug("loss_after_update", "train_step returns the loss computed after the update",
+        "q5", ["train_step", "after the update"],
+        ("    loss = cross_entropy(probs, y)\n" + "    network_backward(model, (probs - y) / "
+         "x.shape[0])\n" + UPDATE_LOOP,
+         "    network_backward(model, (probs - y) / x.shape[0])\n" + UPDATE_LOOP
+         + "    loss = cross_entropy(softmax(model.forward(x)), y)\n")),
+    # -- knowledge check (q7) ----------------------------------------------------------------
+    bug("wrong_quiz_answer", "7.3 answered (c)", "q7", ["q7", "one answer is wrong"],
+        ('q7_3 = "b"', 'q7_3 = "c"')),
+]
+
+CORRECT = [
+    correct("float32_everywhere", "every array cast to float32 inside the layer and softmax",
+            ("        self.x = x\n        return x @ self.W + self.b",
+             "        self.x = np.asarray(x, dtype=np.float32)\n"
+             "        return self.x @ self.W.astype(np.float32) + self.b.astype(np.float32)"),
+            ("        self.dW = self.x.T @ grad_out\n"
+             "        self.db = grad_out.sum(axis=0)\n"
+             "        return grad_out @ self.W.T",
+             "        g = np.asarray(grad_out, dtype=np.float32)\n"
+             "        self.dW = self.x.T @ g\n"
+             "        self.db = g.sum(axis=0)\n"
+             "        return g @ self.W.astype(np.float32).T"),
+            ("    shifted = z - np.max(", "    z = np.asarray(z, dtype=np.float32)\n"
+                                        "    shifted = z - np.max("), with_otter=True),
+    correct("dot_matmul_einsum", "np.dot, np.einsum and np.matmul instead of @",
+            ("return x @ self.W + self.b", "return np.dot(x, self.W) + self.b"),
+            ("self.dW = self.x.T @ grad_out", "self.dW = np.einsum('bi,bo->io', self.x, grad_out)"),
+            ("return grad_out @ self.W.T", "return np.matmul(grad_out, self.W.T)")),
+    correct("derivative_from_cached_activation", "network_backward uses model.activations[i]: "
+            "a * (1 - a) for sigmoid, a > 0 for ReLU",
+            (MASK_LINE, "        a = model.activations[i]\n"
+                        "        if model.activation == 'sigmoid':\n"
+                        "            grad = grad * a * (1 - a)\n"
+                        "        else:\n"
+                        "            grad = grad * (a > 0)\n")),
+    correct("relu_np_where", "relu_derivative with np.where",
+            ("return (z > 0).astype(z.dtype)", "return np.where(z > 0, 1.0, 0.0)")),
+    correct("relu_boolean_mask", "relu_derivative returns the boolean mask z > 0",
+            ("return (z > 0).astype(z.dtype)", "return z > 0")),
+    correct("relu_heaviside", "relu_derivative with np.heaviside",
+            ("return (z > 0).astype(z.dtype)", "return np.heaviside(z, 0.0)")),
+    correct("log_sum_exp_softmax", "softmax as exp(z - logsumexp(z))",
+            ("    shifted = z - np.max(z, axis=-1, keepdims=True)\n"
+             "    exp = np.exp(shifted)\n"
+             "    return exp / np.sum(exp, axis=-1, keepdims=True)",
+             "    m = np.max(z, axis=-1, keepdims=True)\n"
+             "    lse = m + np.log(np.sum(np.exp(z - m), axis=-1, keepdims=True))\n"
+             "    return np.exp(z - lse)")),
+    correct("out_of_place_updates", "W = W - lr * dW instead of -=",
+            ("layer.W -= lr * layer.dW", "layer.W = layer.W - lr * layer.dW"),
+            ("layer.b -= lr * layer.db", "layer.b = layer.b - lr * layer.db")),
+    correct("np_subtract_in_place", "np.subtract(W, lr * dW, out=W)",
+            ("layer.W -= lr * layer.dW", "np.subtract(layer.W, lr * layer.dW, out=layer.W)"),
+            ("layer.b -= lr * layer.db", "np.subtract(layer.b, lr * layer.db, out=layer.b)")),
+    correct("extra_helpers", "helper functions for the update and for the output gradient",
+            ("def train_step(model, x, y, lr):",
+             "def sgd_update(layer, lr):\n"
+             "    \"\"\"Move one layer's parameters downhill.\"\"\"\n"
+             "    layer.W = layer.W - lr * layer.dW\n"
+             "    layer.b = layer.b - lr * layer.db\n\n\n"
+             "def output_gradient(probs, y):\n"
+             "    return (probs - y) / len(y)\n\n\n"
+             "def train_step(model, x, y, lr):"),
+            ("network_backward(model, (probs - y) / x.shape[0])",
+             "network_backward(model, output_gradient(probs, y))"),
+            (UPDATE_LOOP, "    for layer in model.layers:\n        sgd_update(layer, lr)\n")),
+    correct("prints_and_plots", "debug prints in train_step and a plot in a graded cell",
+            (SIGMOID_DERIVATIVE + "    # END SOLUTION",
+             SIGMOID_DERIVATIVE + "    # END SOLUTION\n\n\n"
+             "import matplotlib.pyplot as plt\n"
+             "_z = np.linspace(-6, 6, 121)\n"
+             "plt.plot(_z, sigmoid_derivative(_z), label=\"sigmoid'\")\n"
+             "plt.plot(_z, relu_derivative(_z), label=\"relu'\")\n"
+             "plt.legend()\n"
+             "plt.show()\n"
+             "print('derivatives at 0:', sigmoid_derivative(np.zeros(1)), "
+             "relu_derivative(np.zeros(1)))\n"),
+            ("    return float(loss)", "    print(f'loss {float(loss):.4f}')\n"
+                                     "    return float(loss)"), with_otter=True),
+    correct("log_plus_epsilon", "cross_entropy as log(probs + 1e-12) instead of clipping",
+            ("np.log(np.clip(probs, 1e-12, None))", "np.log(probs + 1e-12)")),
+    correct("numpy_float_loss", "cross_entropy and train_step return numpy float64 scalars",
+            (CE_RETURN, "return -np.mean(np.sum(y * log_probs, axis=-1))"),
+            ("    return float(loss)", "    return loss")),
+    correct("float64_weights", "float64 initial weights (no float32 cast)",
+            (f"{HE_INIT}.astype(np.float32)", HE_INIT),
+            ("self.b = np.zeros(n_out, dtype=np.float32)", "self.b = np.zeros(n_out)")),
+    correct("loop_over_all_layers", "network_backward loops over every layer and applies the "
+            "derivative below each one",
+            ("    grad = model.layers[-1].backward(grad_logits)\n"
+             "    for i in range(len(model.layers) - 2, -1, -1):\n" + MASK_LINE
+             + "        grad = model.layers[i].backward(grad)\n",
+             "    grad = grad_logits\n"
+             "    for i in reversed(range(len(model.layers))):\n"
+             "        grad = model.layers[i].backward(grad)\n"
+             "        if i > 0:\n"
+             "            grad = grad * derivative(model.pre_activations[i - 1])\n")),
+    correct("quiz_answers_any_case", "knowledge-check answers in capitals or with spaces",
+            ('q7_1 = "b"', 'q7_1 = "B"'), ('q7_4 = "a"', 'q7_4 = " a "')),
+]
+
+ENTRIES = BUGS + CORRECT

@@ -1,0 +1,103 @@
+"""Properties of the grading itself: the public checks never fail correct code, grading is
+deterministic, and the MNIST threshold sits safely below what the reference reaches.
+
+The reference implementation is ``backprop_reference.py`` from the autograder zip's files/
+(with ``backprop_support.MLP`` and ``checklib`` from the same folder).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+import mnist_threshold
+from catalogue import ENTRIES, notebook_for
+from conftest import AUTOGRADER_ZIP, ROOT, question_scores, solution_notebook, visible_text
+
+SEEDS = range(200)
+
+
+@pytest.fixture(scope="module")
+def kit(source_dir):
+    """(checklib, backprop_reference, MLP) from the autograder zip."""
+    return mnist_threshold.load_kit(source_dir / "files")
+
+
+# name -> check(checklib, ref, MLP, seed); every public check of checklib that takes a seed
+PUBLIC_CHECKS = {
+    "relu_derivative": lambda c, r, M, s: c.check_relu_derivative(r.relu_derivative, seed=s),
+    "sigmoid_derivative": lambda c, r, M, s: c.check_sigmoid_derivative(r.sigmoid_derivative,
+                                                                        seed=s),
+    "softmax": lambda c, r, M, s: c.check_softmax(r.softmax, seed=s),
+    "softmax_extreme": lambda c, r, M, s: c.check_softmax_extreme(r.softmax, seed=s),
+    "cross_entropy": lambda c, r, M, s: c.check_cross_entropy(r.cross_entropy, seed=s),
+    "linear_init": lambda c, r, M, s: c.check_linear_init(r.LinearLayer, seed=s),
+    "linear_forward": lambda c, r, M, s: c.check_linear_forward(r.LinearLayer, seed=s),
+    "linear_backward": lambda c, r, M, s: c.check_linear_backward(r.LinearLayer, seed=s),
+    "network_backward_relu": lambda c, r, M, s: c.check_network_backward(
+        r.network_backward, r.LinearLayer, M, "relu", seed=s),
+    "network_backward_sigmoid": lambda c, r, M, s: c.check_network_backward(
+        r.network_backward, r.LinearLayer, M, "sigmoid", seed=s),
+    "network_backward_deep": lambda c, r, M, s: [c.check_network_backward(
+        r.network_backward, r.LinearLayer, M, act, seed=s, sizes=(6, 5, 4, 3))
+        for act in ("relu", "sigmoid")],
+    "train_step_relu": lambda c, r, M, s: c.check_train_step(r.train_step, r.LinearLayer, M,
+                                                             "relu", seed=s),
+    "train_step_sigmoid_deep": lambda c, r, M, s: c.check_train_step(
+        r.train_step, r.LinearLayer, M, "sigmoid", seed=s, sizes=(5, 4, 4, 3), lr=0.3),
+}
+
+
+@pytest.mark.parametrize("name", PUBLIC_CHECKS)
+def test_public_check_never_fails_the_reference(name, kit):
+    checklib, ref, MLP = kit
+    failures = []
+    for seed in SEEDS:
+        try:
+            PUBLIC_CHECKS[name](checklib, ref, MLP, seed)
+        except Exception as exc:  # noqa: BLE001 - any failure on correct code is a finding
+            failures.append(f"seed {seed}: {type(exc).__name__}: {str(exc).splitlines()[0]}")
+    assert not failures, (f"check {name} failed the reference on {len(failures)} of "
+                          f"{len(SEEDS)} seeds: {failures[:5]}")
+
+
+def test_grading_is_deterministic(grade):
+    """The reference and a buggy entry (its MNIST score depends on training) graded 3 times."""
+    buggy = next(e for e in ENTRIES if e.name == "gradients_accumulated")
+    submissions = {"reference": solution_notebook(), buggy.name: notebook_for(buggy)}
+    jobs = [(name, nb) for name, nb in submissions.items() for _ in range(3)]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        results = list(pool.map(lambda job: grade(job[1], f"{job[0]}.ipynb", run_otter=False),
+                                jobs))
+    for name in submissions:
+        runs = [r for (n, _), r in zip(jobs, results) if n == name]
+        scores = [question_scores(r) for r in runs]
+        assert scores[0] == scores[1] == scores[2], f"{name}: scores differ between runs: {scores}"
+        texts = [visible_text(r) for r in runs]
+        assert texts[0] == texts[1] == texts[2], f"{name}: the visible feedback differs between runs"
+    assert results[0]["score"] == 100 and results[3]["score"] < 100
+
+
+# The threshold must stay this far below the worst accuracy of the reference over seeds.
+MNIST_MARGIN = {"grading": 0.015, "public": 0.05}
+
+
+def test_mnist_thresholds_are_below_the_reference_by_a_margin(tmp_path):
+    """tools/mnist_threshold.py on 6 seeds (100-105, apart from the script's default 0-23),
+    in its own process so BLAS runs single-threaded as in grading."""
+    out = tmp_path / "mnist.json"
+    proc = subprocess.run([sys.executable, str(ROOT / "tools" / "mnist_threshold.py"),
+                           "--seeds", "6", "--first-seed", "100", "--zip", str(AUTOGRADER_ZIP),
+                           "--json", str(out)], capture_output=True, text=True, timeout=600)
+    assert out.exists(), f"tools/mnist_threshold.py failed:\n{proc.stdout}{proc.stderr}"
+    figures = json.loads(out.read_text())
+    for config, margin in MNIST_MARGIN.items():
+        f = figures[config]
+        assert f["margin_of_min"] >= margin, (
+            f"{config} MNIST settings: the reference reaches only {f['min']:.2%} on one of 6 "
+            f"seeds, less than {margin:.1%} above the threshold {f['threshold']:.0%} "
+            f"(accuracies {f['accuracies']})")
