@@ -1,0 +1,152 @@
+"""Grade one submission through the built autograder, timed stage by stage, on one core.
+
+The grading process is started like ``tools/grade_folder.grade_one`` starts it (same root
+layout, environment and ``-B``), through ``stage_probe.py`` and pinned to one CPU with
+``taskset``. Its whole process tree is sampled for memory while it runs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from procmem import TreeSampler
+
+HERE = Path(__file__).resolve().parent
+PROBE = HERE / "stage_probe.py"
+ONE_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
+def other_cpus(cpu: str) -> set[int] | None:
+    """The CPUs other than ``cpu`` (None on a one-CPU machine)."""
+    rest = os.sched_getaffinity(0) - {int(cpu)}
+    return rest or None
+
+
+def mnist_cases(source: Path) -> set[tuple[str, str]]:
+    """``(question, case name)`` of every test case that trains on MNIST."""
+    from otter.test_files import ExceptionTestFile
+
+    found = set()
+    for path in sorted((source / "tests").glob("*.py")):
+        test_file = ExceptionTestFile.from_file(str(path))
+        for case in test_file.test_cases:
+            if "check_mnist_accuracy" in case.body.test_func.__code__.co_names:
+                found.add((test_file.name, case.name))
+    return found
+
+
+def stage_split(wall: float, timings: dict, results: dict,
+                mnist: set[tuple[str, str]]) -> dict[str, float]:
+    """Seconds per stage; ``other`` is what the named stages leave of the wall time.
+
+    Stages: ``startup`` (interpreter + importing gradekit, up to ``grade()``), ``worker_start``
+    (spawn until the worker answers), ``cells`` (the notebook's code cells), ``test_loading``
+    (``run_tests`` outside any case: importing otter, reading the test files), ``tests`` (every
+    test case except MNIST training), ``mnist`` (the MNIST accuracy cases), ``otter`` (the
+    cross-check, including rebuilding its zip), ``other`` (session setup, scan, writing results,
+    process exit, ...).
+    """
+    cases = results.get("extra_data", {}).get("cases", [])
+    mnist_s = sum(c["seconds"] for c in cases if (c["question"], c["name"]) in mnist)
+    cases_s = sum(c["seconds"] for c in cases)
+    named = {
+        "startup": wall - (timings.get("probe_s", wall) - timings.get("import_gradekit_s", 0.0)),
+        "worker_start": sum(timings.get("worker_start_s", [])),
+        "cells": sum(c["seconds"] for c in timings.get("cells", [])),
+        "test_loading": max(0.0, sum(timings.get("run_tests_s", [])) - cases_s),
+        "tests": cases_s - mnist_s,
+        "mnist": mnist_s,
+        "otter": sum(timings.get("otter_stage_s", [])) + sum(timings.get("zip_for_otter_s", [])),
+    }
+    named["other"] = max(0.0, wall - sum(named.values()))
+    return named
+
+
+def question_split(results: dict) -> dict[str, float]:
+    """Seconds of each question's test cases (trusted run), MNIST training included."""
+    out: dict[str, float] = {}
+    for case in results.get("extra_data", {}).get("cases", []):
+        out[case["question"]] = out.get(case["question"], 0.0) + case["seconds"]
+    return out
+
+
+def otter_split(timings: dict) -> dict[str, float] | None:
+    """otter's own stages: imports, kernel start/ready, student cells, its final test cell."""
+    otter = timings.get("otter")
+    if not otter:
+        return None
+    cells = otter.get("cells", [])
+    last = cells[-1]["seconds"] if cells else 0.0
+    total_stage = sum(timings.get("otter_stage_s", []))
+    split = {"launcher_imports": otter.get("imports_s", 0.0),
+             "kernel_start": sum(otter.get("kernel_start_s", [])),
+             "kernel_ready": sum(otter.get("kernel_ready_s", [])),
+             "notebook_cells": sum(c["seconds"] for c in cells[:-1]),
+             "check_all_cell": last}
+    split["rest"] = max(0.0, total_stage - sum(split.values()))
+    return split
+
+
+def grade_timed(notebook: Path, source: Path, *, run_otter: bool = True, cpu: str = "0",
+                mnist: set[tuple[str, str]] | None = None) -> dict:
+    """Grade ``notebook``; return wall time, stage split, memory peak and the score.
+
+    ``cpu_s`` is the user + system time of every process of the tree that was waited for
+    (from ``RUSAGE_CHILDREN``), a figure that contention from other work inflates less.
+    """
+    mnist = mnist_cases(source) if mnist is None else mnist
+    with tempfile.TemporaryDirectory(prefix="backprop-bench-") as tmp:
+        root = Path(tmp)
+        (root / "submission").mkdir()
+        (root / "results").mkdir()
+        os.symlink(source, root / "source")
+        shutil.copy(notebook, root / "submission" / notebook.name)
+        timings_path = root / "probe" / "timings.json"
+        timings_path.parent.mkdir()
+        cmd = ["taskset", "-c", cpu, sys.executable, "-B", str(PROBE), str(timings_path),
+               "--root", str(root)] + ([] if run_otter else ["--no-otter"])
+        env = dict(os.environ, PYTHONHASHSEED="0", **ONE_THREAD)
+        load = os.getloadavg()[0]
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+        start = time.perf_counter()
+        proc = subprocess.Popen(cmd, cwd=source, env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT)
+        with TreeSampler(proc.pid, cpus=other_cpus(cpu)) as sampler:
+            log, _ = proc.communicate()
+        wall = time.perf_counter() - start
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu_seconds = (after.ru_utime - usage.ru_utime) + (after.ru_stime - usage.ru_stime)
+        peak = sampler.peak
+        try:
+            results = json.loads((root / "results" / "results.json").read_text())
+            timings = json.loads(timings_path.read_text())
+        except (OSError, ValueError) as exc:
+            raise RuntimeError(f"grading {notebook.name} failed ({exc}); log:\n"
+                               + log.decode("utf-8", "replace")[-2000:]) from None
+    extra = results.get("extra_data", {})
+    return {
+        "wall_s": wall, "cpu_s": cpu_seconds,
+        "stages_s": stage_split(wall, timings, results, mnist),
+        "questions_s": question_split(results),
+        "otter_stages_s": otter_split(timings) if run_otter else None,
+        "cell_seconds": [c["seconds"] for c in timings.get("cells", [])],
+        "case_seconds": {f"{c['question']}/{c['name']}": c["seconds"]
+                         for c in extra.get("cases", [])},
+        "otter_cells": (timings.get("otter") or {}).get("cells"),
+        "grader_rss_mb": timings.get("grader_rss_mb"),
+        "peak_rss_mb": peak.rss_mb, "peak_pss_mb": peak.pss_mb,
+        "largest_process_mb": peak.largest_process_mb, "processes": peak.processes,
+        "memory_samples": peak.samples, "peak_mb_by_process": peak.by_process,
+        "score": results.get("score"), "status": extra.get("status"),
+        "otter_status": (extra.get("otter") or {}).get("status"),
+        "flags": extra.get("flags", []),
+        "load_before": load,
+    }
