@@ -78,7 +78,8 @@ def test_grading_is_deterministic(grade):
         scores = [question_scores(r) for r in runs]
         assert scores[0] == scores[1] == scores[2], f"{name}: scores differ between runs: {scores}"
         texts = [visible_text(r) for r in runs]
-        assert texts[0] == texts[1] == texts[2], f"{name}: the visible feedback differs between runs"
+        assert texts[0] == texts[1] == texts[2], \
+            f"{name}: the visible feedback differs between runs"
     assert results[0]["score"] == 100 and results[3]["score"] < 100
 
 

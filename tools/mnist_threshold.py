@@ -24,7 +24,8 @@ from pathlib import Path
 from types import ModuleType
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_ZIP = Path(os.environ.get("BACKPROP_AUTOGRADER_ZIP", ROOT / "autograder" / "autograder.zip"))
+DEFAULT_ZIP = Path(os.environ.get("BACKPROP_AUTOGRADER_ZIP",
+                                  ROOT / "autograder" / "autograder.zip"))
 
 
 def load_kit(files_dir: Path) -> tuple[ModuleType, ModuleType, type]:

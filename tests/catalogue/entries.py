@@ -74,7 +74,7 @@ BUGS = [
         "q3 q4 q5 q6", ["layer.dW", "transposed"],
         ("self.dW = self.x.T @ grad_out", "self.dW = grad_out.T @ self.x")),
     bug("db_summed_over_features", "db summed over axis 1 (the features), not the batch",
-        "q3 q4 q5 q6", ["layer.db", "axis 0"],
+        "q3 q4 q5 q6", ["layer.db", "sum grad_out over the batch"],
         ("self.db = grad_out.sum(axis=0)", "self.db = grad_out.sum(axis=1)")),
     bug("db_mean_over_batch", "db as the mean over the batch instead of the sum",
         "q3 q4 q5", ["layer.db", "mean over the batch instead of the sum"],
@@ -112,10 +112,10 @@ BUGS = [
         ("class LinearLayer:", "np.random.seed(0)\n\n\nclass LinearLayer:")),
     # -- activations, softmax, loss (q1, q2) -------------------------------------------------
     bug("relu_derivative_returns_relu", "relu_derivative returns max(z, 0), ReLU itself",
-        "q1 q4 q5 q6", ["relu_derivative", "ReLU itself"],
+        "q1 q4 q5 q6", ["relu_derivative", "ReLU itself instead of its derivative"],
         ("return (z > 0).astype(z.dtype)", "return np.maximum(z, 0)")),
     bug("sigmoid_formula_on_z", "sigmoid_derivative returns z * (1 - z) as if z were already "
-        "sigmoid(z)", "q1 q4 q5", ["sigmoid_derivative", "z * (1 - z)"],
+        "sigmoid(z)", "q1 q4 q5", ["sigmoid_derivative", "applied to z itself"],
         (SIGMOID_DERIVATIVE, "    return z * (1 - z)\n")),
     bug("sigmoid_applied_twice", "sigmoid_derivative applies the derivative formula to "
         "sigmoid(z), an output that is already a sigmoid",
