@@ -11,6 +11,7 @@ PYTEST_ARGS ?=
 
 STAMP := build/.assign-stamp
 SOURCES := solutions/backprop_master.py assignment/backprop_support.py assignment/checklib.py \
+	assignment/README.md assignment/requirements.txt \
 	requirements-grading.txt tools/build_assignment.py autograder/run_autograder \
 	$(wildcard autograder/gradekit/*.py)
 

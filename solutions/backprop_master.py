@@ -54,7 +54,7 @@
 # Unzip the bundle, open a terminal in its folder and run this one command (inside a virtual
 # environment if you use one):
 #
-#     python -m pip install -r requirements.txt "otter-grader==7.0.0" jupyterlab
+#     python -m pip install -r requirements.txt
 #
 # Then start `jupyter lab backprop.ipynb` (or open the notebook in VS Code). Keep
 # `backprop_support.py`, `checklib.py`, `mnist.npz` and the `tests/` folder beside the notebook:
