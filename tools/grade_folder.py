@@ -108,9 +108,12 @@ def csv_row(name: str, data: dict, questions: dict) -> dict:
     for q in questions:
         row[q] = extra.get("questions", {}).get(q, 0.0)
     row["status"] = extra.get("status", "error")
-    lines = [extra.get("error") or ""] + [line for line in data.get("output", "").splitlines()
-                                          if line.startswith("code cell")]
-    row["message"] = "; ".join(x for x in lines if x)[:300]
+    summary = extra.get("summary")
+    if not summary:
+        lines = [extra.get("error") or ""] + [line for line in data.get("output", "").splitlines()
+                                              if line.startswith("code cell")]
+        summary = "; ".join(x for x in lines if x)
+    row["message"] = summary[:300]
     row["flags"] = "; ".join(extra.get("flags", []))[:500]
     row["seconds"] = data.get("execution_time", 0.0)
     return row

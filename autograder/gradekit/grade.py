@@ -26,7 +26,8 @@ import zipfile
 from pathlib import Path
 
 from . import otter_stage, results, scan, submission
-from .sandbox import Limits, Session, sandbox_user
+from .process import Limits, sandbox_user
+from .sandbox import Session
 from .verify import run_tests
 
 SUPPORT_FILES = ("backprop_support.py", "checklib.py", "mnist.npz")
@@ -54,46 +55,69 @@ def _zip_of(source: Path, into: Path) -> Path:
 
 def grade(root: Path, *, run_otter: bool = True, limits: Limits | None = None,
           extra_hidden: list[str] | None = None) -> dict:
-    """Grade ``root/submission`` with ``root/source``; write and return the results dict."""
+    """Grade ``root/submission`` with ``root/source``; write and return the results dict.
+
+    Always writes a valid results.json: a failure of the grader itself is reported as the
+    status "error" with the reason, never as a missing file.
+    """
     start = time.perf_counter()
-    limits = limits or Limits()
+    limits = limits or Limits.from_env()
     source, out_dir = root / "source", root / "results"
     out_dir.mkdir(parents=True, exist_ok=True)
     questions = json.loads((source / "questions.json").read_text())
-    checklib = _trusted_imports(source)
-    hidden_roots = [str(source), *(extra_hidden or [])]
     report = results.Report(questions)
-    report.sandboxed_as_user = sandbox_user() is not None
+    try:
+        _grade_into(report, root, run_otter, limits, extra_hidden or [])
+    except Exception as exc:  # noqa: BLE001 - a grader bug must still give a valid result
+        report.fail_submission("the grader failed on this submission; your instructor has "
+                               "been told")
+        report.internal.append(f"internal error: {type(exc).__name__}: {str(exc)[:300]}")
+    return report.write(out_dir / "results.json", time.perf_counter() - start)
+
+
+def _grade_into(report: results.Report, root: Path, run_otter: bool, limits: Limits,
+                extra_hidden: list[str]) -> None:
+    source = root / "source"
+    checklib = _trusted_imports(source)
+    hidden_roots = [str(source), *extra_hidden]
+    user = sandbox_user()
+    report.sandboxed_as_user = user is not None
+    if user is not None:
+        os.chmod(source, 0o700)   # the sandbox user may not read the tests or the reference
     try:
         nb_path = submission.find_notebook(root / "submission")
         sub = submission.load(nb_path)
     except submission.SubmissionError as exc:
         report.fail_submission(str(exc))
-        return report.write(out_dir / "results.json", time.perf_counter() - start)
+        return
     report.notes.extend(sub.notes)
     report.flags.extend(scan.suspicious(sub.code_cells))
 
     session = Session(sub.code_cells, [source / "files" / f for f in SUPPORT_FILES],
-                      hidden_roots, limits)
+                      hidden_roots, limits, submission.imported_modules(sub.code_cells))
+    deadline = time.monotonic() + limits.total_seconds + limits.otter_seconds
     try:
         session.start()
         report.cells = list(session.outcomes)
         report.cases = run_tests(sorted((source / "tests").glob("*.py")), session,
                                  checklib.CheckFailed)
-        report.restarts = session.restarts
     except RuntimeError as exc:
+        report.cells = report.cells or list(session.outcomes)
         report.notes.append(f"grading stopped early: {exc}")
     finally:
+        report.restarts = session.restarts
         session.stop()
         report.add_violations(session.violations, "tests")
 
-    if run_otter:
+    otter_seconds = min(limits.otter_seconds, deadline - time.monotonic())
+    if run_otter and otter_seconds < 30:
+        report.notes.append("the otter cross-check was skipped: the time budget is used up")
+    elif run_otter:
         with tempfile.TemporaryDirectory(prefix="backprop-zip-") as tmp:
             zip_path = _zip_of(source, Path(tmp))
             nb = submission.normalised_for_otter(sub, otter_stage.KERNEL_NAME)
-            report.otter = otter_stage.run(nb, zip_path, hidden_roots, limits)
+            report.otter = otter_stage.run(nb, zip_path, hidden_roots, limits, otter_seconds)
         report.add_violations(report.otter.violations, "otter kernel")
-    return report.write(out_dir / "results.json", time.perf_counter() - start)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -103,7 +127,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-otter", action="store_true",
                         help="skip the otter cross-check (faster; scores are unchanged)")
     args = parser.parse_args(argv)
-    data = grade(args.root, run_otter=not args.no_otter)
+    data = grade(args.root.resolve(), run_otter=not args.no_otter)
     print(f"score {data['score']:g} / {data['extra_data']['max_score']:g} "
           f"({data['extra_data']['status']})")
 

@@ -28,6 +28,7 @@ class Report:
     notes: list[str] = field(default_factory=list)
     restarts: int = 0
     error: str | None = None
+    internal: list[str] = field(default_factory=list)   # instructor-only diagnostics
     sandboxed_as_user: bool = False
 
     # -- inputs -----------------------------------------------------------
@@ -54,37 +55,48 @@ class Report:
 
     @property
     def status(self) -> str:
-        if self.error is not None:
+        """ok | timeout (a time limit was hit) | crashed (the worker died) | error (not graded)."""
+        if self.error is not None or not self.cases:
             return "error"
-        texts = [c.status for c in self.cells] + [
-            "timeout" if "did not finish within" in c.message else
-            "crashed" if "WorkerDied" in c.message or "stopped answering" in c.message else ""
-            for c in self.cases if not c.passed]
-        if "timeout" in texts:
+        if any(c.status == "timeout" for c in self.cells) or any(c.timed_out for c in self.cases):
             return "timeout"
-        if "crashed" in texts:
+        if any(c.status == "crashed" for c in self.cells) or any(c.crashed for c in self.cases):
             return "crashed"
-        if not self.cases:
-            return "error"
         return "ok"
 
     def problems(self) -> list[str]:
-        """Short student-facing lines about the notebook's own cells."""
+        """Short student-facing lines: the notebook's own cells that failed, then the first
+        test of each question that hit a time limit or stopped the worker (safe text only)."""
         lines = []
         for cell in self.cells:
             if cell.status != "ok":
                 first = cell.message.strip().splitlines()[0] if cell.message.strip() else ""
                 lines.append(f"code cell {cell.index + 1}: {cell.status}: {first}"[:300])
+        for name in self.questions:
+            stopped = [c for c in self.cases if c.question == name and (c.timed_out or c.crashed)]
+            if stopped:
+                lines.append(f"{name}: {stopped[0].safe_message}"[:300])
         return lines
 
+    def summary(self) -> str:
+        """One line for the instructor's grade table: why this result is what it is."""
+        parts = [self.error] if self.error else []
+        parts += self.problems()[:4] + self.notes[:2]
+        return "; ".join(parts)[:400] or "graded"
+
+    def _stopped(self, question: str) -> bool:
+        return any(c.question == question and (c.timed_out or c.crashed) for c in self.cases)
+
     def otter_discrepancies(self) -> list[str]:
-        if self.otter is None or self.otter.status != "ok":
+        """Questions where otter, run in the student's own kernel, claims more points than the
+        trusted check (not counted where the trusted check hit a time limit or a crash)."""
+        if self.otter is None or self.otter.status != "ok" or self.error is not None:
             return []
         found = []
         for name in self.questions:
             claimed = self.otter.scores.get(name)
             trusted = self.question_score(name)
-            if claimed is not None and claimed > trusted + 1e-6:
+            if claimed is not None and claimed > trusted + 1e-6 and not self._stopped(name):
                 found.append(f"otter run in the student's kernel gave {name} {claimed:g} points, "
                              f"the trusted check {trusted:g}: the notebook may tamper with grading")
         return found
@@ -121,7 +133,7 @@ class Report:
         flags = self.flags + self.otter_discrepancies()
         instructor = [f"status: {self.status}"]
         instructor += [f"FLAG: {f}" for f in flags] or ["no tamper flags"]
-        instructor += [f"note: {n}" for n in self.notes]
+        instructor += [f"note: {n}" for n in self.notes + self.internal]
         if self.otter is not None:
             instructor.append(f"otter run: {self.otter.status} in {self.otter.seconds:.1f} s, "
                               f"scores {self.otter.scores} {self.otter.message}")
@@ -149,7 +161,8 @@ class Report:
             "visibility": "visible",
             "stdout_visibility": "hidden",
             "extra_data": {
-                "status": self.status, "max_score": self.max_score, "flags": flags,
+                "status": self.status, "summary": self.summary(), "max_score": self.max_score,
+                "flags": flags, "internal": self.internal,
                 "notes": self.notes, "error": self.error, "restarts": self.restarts,
                 "questions": {n: self.question_score(n) if self.error is None else 0.0
                               for n in self.questions},
@@ -165,6 +178,7 @@ class Report:
     def write(self, path: Path, seconds: float) -> dict:
         data = self.to_gradescope(seconds)
         tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(data, indent=2))
+        # errors="replace": lone surrogates from student text must not make invalid JSON
+        tmp.write_bytes(json.dumps(data, indent=2, ensure_ascii=False).encode("utf-8", "replace"))
         os.replace(tmp, path)
         return data

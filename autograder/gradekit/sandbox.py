@@ -6,16 +6,21 @@ request; plain results (numbers, strings, numpy arrays...) come back as fresh lo
 Test code therefore reads exactly like in-notebook test code, while every comparison runs
 here, out of the student's reach.
 
-Limits: each request has a soft time limit (an exception inside student code) and a hard
-one (the worker is killed). A dead or killed worker is restarted by ``Session`` and the
-notebook's cells are replayed, skipping any cell that killed or hung it.
+Limits (``process.Limits``): each request has a soft time limit (an exception inside student
+code) and a hard one (the worker is killed), shortened to what is left of the test case's and
+the submission's time budgets. A dead or killed worker is restarted by ``Session`` and the
+notebook's cells are replayed, skipping any cell that killed or hung it or ran out of memory.
+During hidden tests (``Session.start_hidden_phase``) nothing student code names -- the type of
+an object or exception, a cell and line -- is reported unless it is from a fixed list or
+checked against the notebook.
 """
 
 from __future__ import annotations
 
+import builtins
 import json
 import os
-import resource
+import re
 import select
 import shutil
 import signal
@@ -23,20 +28,26 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Sequence
 
 import numpy as np
 
-from . import wire
+from . import policy, wire
+from .process import Limits, kill_user_processes, limit_resources, sandbox_env, sandbox_user
 
 HERE = Path(__file__).resolve().parent
 WORKER_MODULES = ("__init__.py", "wire.py", "policy.py", "worker.py")
 
 
 class StudentError(Exception):
-    """Student code raised; ``type_name`` and ``detail`` describe it (``detail`` may hold data)."""
+    """Student code raised; ``type_name`` and ``detail`` describe it (``detail`` may hold data).
+
+    ``safe`` is a description without anything student code chose (no message, no exit code):
+    the only thing shown for a hidden test, so no data can leave a hidden test through it.
+    """
 
     def __init__(self, type_name: str, detail: str, line: str = ""):
         self.type_name, self.detail, self.line = type_name, detail, line
@@ -44,91 +55,46 @@ class StudentError(Exception):
         super().__init__(f"your code raised {type_name}{where}: {detail}" if detail
                          else f"your code raised {type_name}{where}")
 
+    @property
+    def safe(self) -> str:
+        name = self.type_name if self.type_name in KNOWN_EXCEPTIONS else "an exception"
+        return f"your code raised {name}"
+
 
 class StudentTimeout(StudentError):
-    def __init__(self, seconds: float):
-        super().__init__("Timeout", f"it did not finish within {seconds:g} s (an endless loop?)")
+    def __init__(self, seconds: float, what: str = "one call into your code"):
+        super().__init__("Timeout", f"it did not finish within {seconds:g} s, the time limit "
+                                    f"for {what} (an endless loop?)")
         self.seconds = seconds
+
+    @property
+    def safe(self) -> str:
+        return str(self)
 
 
 class WorkerDied(StudentError):
-    def __init__(self, why: str):
+    def __init__(self, why: str, safe: str = "the process running your code stopped"):
         super().__init__("WorkerDied", why)
+        self._safe = f"your code stopped the grading process ({safe})"
+
+    @property
+    def safe(self) -> str:
+        return self._safe
 
 
-@dataclass
-class Limits:
-    """Resource limits for student code."""
-
-    memory_bytes: int = 1536 * 2**20     # address space of the worker
-    cpu_seconds: int = 600               # total CPU time of one worker
-    file_bytes: int = 64 * 2**20         # largest file it may write
-    cell_seconds: float = 60.0           # one notebook cell
-    call_seconds: float = 30.0           # one call into student code
-    grace_seconds: float = 5.0           # after a soft timeout, before the worker is killed
+KNOWN_EXCEPTIONS = frozenset(
+    [name for name, value in vars(builtins).items()
+     if isinstance(value, type) and issubclass(value, BaseException)]
+    + ["LinAlgError", "AxisError", "SoftTimeout"])
 
 
-_USER_CACHE: dict[str, tuple[int, int] | None] = {}
-
-
-def sandbox_user() -> tuple[int, int] | None:
-    """(uid, gid) to run student code as when grading as root, else None.
-
-    Only when that user can actually start this Python with numpy (on Gradescope the
-    run script makes the interpreter reachable); otherwise the audit-hook policy alone
-    guards the grader, and the report says so.
-    """
-    name = os.environ.get("BACKPROP_SANDBOX_USER", "nobody")
-    if os.geteuid() != 0 or not name:
-        return None
-    if name not in _USER_CACHE:
-        import pwd
-
-        try:
-            entry = pwd.getpwnam(name)
-            user = (entry.pw_uid, entry.pw_gid)
-        except KeyError:
-            user = None
-        if user is not None:
-            def drop() -> None:
-                os.setgroups([])
-                os.setgid(user[1])
-                os.setuid(user[0])
-            try:
-                probe = subprocess.run([sys.executable, "-I", "-c", "import numpy"], cwd="/",
-                                       preexec_fn=drop, capture_output=True, timeout=60)
-                user = user if probe.returncode == 0 else None
-            except (OSError, subprocess.SubprocessError):
-                user = None
-        _USER_CACHE[name] = user
-    return _USER_CACHE[name]
-
-
-def limit_resources(limits: Limits, user: tuple[int, int] | None):
-    """A ``preexec_fn`` applying ``limits`` (and dropping to ``user``) in the child."""
-    def apply() -> None:
-        os.setsid()
-        resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
-        resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds + 5))
-        resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_bytes, limits.file_bytes))
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-        if user is not None:
-            os.setgroups([])
-            os.setgid(user[1])
-            os.setuid(user[0])
-    return apply
-
-
-def sandbox_env(workdir: str) -> dict[str, str]:
-    """A minimal environment: no secrets, one BLAS thread, matplotlib without a display."""
-    keep = ("PATH", "LANG", "LC_ALL", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
-    env = {k: os.environ[k] for k in keep if k in os.environ}
-    env.update(HOME=workdir, TMPDIR=workdir, MPLCONFIGDIR=workdir, MPLBACKEND="Agg",
-               OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1",
-               PYTHONHASHSEED="0", PYTHONDONTWRITEBYTECODE="1",
-               MALLOC_TRIM_THRESHOLD_="1073741824", MALLOC_MMAP_THRESHOLD_="33554432")
-    return env
+# Types whose names may be shown for hidden tests (a student class could have any name, and
+# its name could spell out what it saw).
+SHOWN_TYPES = frozenset(f"builtins.{t}" for t in (
+    "list", "tuple", "dict", "set", "frozenset", "str", "bytes", "int", "float", "complex",
+    "bool", "NoneType", "generator", "function", "method", "builtin_function_or_method",
+    "type", "module", "range", "map", "filter", "zip", "object")) | frozenset({
+        "numpy.ndarray", "numpy.matrix", "numpy.dtype", "numpy.random._generator.Generator"})
 
 
 class Remote:
@@ -142,6 +108,9 @@ class Remote:
         object.__setattr__(self, "_type", type_name)
 
     def remote_type_name(self) -> str:
+        """The student object's type name; during hidden tests only a name from a fixed list."""
+        if self._sandbox.hide_names and self._type not in SHOWN_TYPES:
+            return "an object of a class your code defines"
         return self._type.rsplit(".", 1)[-1]
 
     def __call__(self, *args, **kwargs):
@@ -184,9 +153,15 @@ class Remote:
 class Sandbox:
     """One worker process and the channel to it."""
 
-    def __init__(self, workdir: Path, hidden_roots: Sequence[str], limits: Limits):
+    def __init__(self, workdir: Path, hidden_roots: Sequence[str], limits: Limits,
+                 warm: Sequence[str] = ()):
         self.workdir, self.limits = workdir, limits
         self.violations: list[dict] = []
+        self._audit_rest = b""
+        # During hidden tests: names of student types and exceptions are not shown, and a
+        # reported cell/line must be a real one (``check_line``), so neither can carry data.
+        self.hide_names = False
+        self.check_line = lambda line: line
         req_r, self._req_w = os.pipe()
         self._resp_r, resp_w = os.pipe()
         self._audit_r, audit_w = os.pipe()
@@ -199,7 +174,8 @@ class Sandbox:
         if user is not None:
             for path in [workdir, *workdir.rglob("*")]:
                 os.chown(path, *user)
-        config = {"workdir": str(workdir), "hidden_roots": list(hidden_roots)}
+        config = {"workdir": str(workdir), "hidden_roots": list(hidden_roots),
+                  "warm": list(warm)}
         bootstrap = (f"import sys; sys.path.insert(0, {str(support.parent)!r}); "
                      "from gradekit.worker import main; main()")
         self.proc = subprocess.Popen(
@@ -224,11 +200,28 @@ class Sandbox:
             raise TypeError(f"cannot send {type(obj).__name__} to student code")
         return wire.encode(value, blobs, to_ref)
 
-    def request(self, message: dict, *, timeout: float | None = None, **values):
-        """Send one request; return the decoded value or raise ``StudentError``."""
+    def request(self, message: dict, *, timeout: float | None = None,
+                what: str = "one call into your code", **values):
+        """Send one request; return the decoded value or raise ``StudentError``.
+
+        The soft limit is ``timeout`` (default: ``call_seconds``), shortened to what is left of
+        the current time budget (``budget()``: end, length and name of the budget, or None).
+        """
         if not self.alive:
             raise WorkerDied("the worker is no longer running")
         soft = self.limits.call_seconds if timeout is None else timeout
+        budget = self.budget()
+        if budget is not None:
+            end, seconds, budget_what = budget
+            left = end - time.monotonic()
+            if left <= soft:
+                if left <= 0.05:
+                    raise StudentTimeout(seconds, budget_what)
+                soft, reported, what = left, seconds, budget_what
+            else:
+                reported = soft
+        else:
+            reported = soft
         blobs: list[bytes] = []
         for key, value in values.items():
             message[key] = self._to_node(value, blobs)
@@ -240,7 +233,7 @@ class Sandbox:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     self.kill()
-                    raise StudentTimeout(soft)
+                    raise StudentTimeout(reported, what)
                 ready, _, _ = select.select([self._resp_r], [], [], min(left, 1.0))
                 if ready:
                     return
@@ -250,53 +243,81 @@ class Sandbox:
             header, reply_blobs = wire.unpack(wire.read_frame(self._resp_r, wait))
         except (EOFError, BrokenPipeError, OSError) as exc:
             self.kill()
-            raise WorkerDied(self._death_reason(exc)) from None
+            raise self._death(exc) from None
         except wire.WireError as exc:
             self.kill()
-            raise WorkerDied(f"it sent a malformed reply ({exc})") from None
+            raise WorkerDied(f"it sent a malformed reply ({exc})", "a malformed reply") from None
         finally:
             self.drain_audit()
         if "error" in header:
             err = header["error"] if isinstance(header["error"], dict) else {}
-            if err.get("type") == "Timeout":
-                raise StudentTimeout(soft)
-            raise StudentError(str(err.get("type", "Error"))[:100],
-                               str(err.get("message", ""))[:2000], str(err.get("line", ""))[:80])
+            kind = str(err.get("type", "Error"))[:100]
+            if kind == "Timeout":
+                raise StudentTimeout(reported, what)
+            if kind == "MemoryError":
+                raise StudentError(kind, f"it ran out of memory (the limit is "
+                                         f"{self.limits.memory_bytes / 2**20:.0f} MB)",
+                                   str(err.get("line", ""))[:80])
+            detail, line = str(err.get("message", ""))[:2000], str(err.get("line", ""))[:80]
+            if self.hide_names:
+                shown = kind if kind in KNOWN_EXCEPTIONS else "an exception"
+                detail, kind, line = f"[{kind}] {detail}", shown, self.check_line(line)
+            raise StudentError(kind, detail, line)
         value = header.get("value")
         if isinstance(value, dict) and value.get("$missing") is True:
             return MISSING
         try:
             return wire.decode(value, reply_blobs, lambda i, t: Remote(self, i, t))
-        except (wire.WireError, KeyError, ValueError, TypeError) as exc:
+        except (wire.WireError, KeyError, ValueError, TypeError, RecursionError) as exc:
             raise StudentError("BadValue", f"it returned a value the grader cannot read ({exc})")
 
-    def _death_reason(self, exc: Exception) -> str:
+    def budget(self) -> tuple[float, float, str] | None:
+        """The time budget requests are bounded by; ``Session`` replaces this."""
+        return None
+
+    def _death(self, exc: Exception) -> WorkerDied:
+        """Why the worker stopped, for the student (full) and for a hidden test (safe)."""
         try:
             code = self.proc.wait(timeout=2)
         except subprocess.TimeoutExpired:
-            return f"the worker stopped answering ({type(exc).__name__})"
+            return WorkerDied(f"the worker stopped answering ({type(exc).__name__})",
+                              "it stopped answering")
+        if code == policy.REPORT_CHANNEL_BROKEN:
+            self.violations.append({"kind": "tampered with the grader's report channel",
+                                    "detail": "the worker's violation reports were blocked"})
+            return WorkerDied("it did something not allowed while grading and blocked the "
+                              "grader's reports", "something not allowed while grading")
         if code < 0:
-            sig = signal.Signals(-code).name
+            try:
+                sig = signal.Signals(-code).name
+            except ValueError:
+                sig = f"signal {-code}"
             if sig == "SIGXCPU":
-                return "it used up its CPU time limit"
-            if sig in ("SIGKILL", "SIGSEGV", "SIGABRT"):
-                return f"the process was killed by {sig} (out of memory or a crash?)"
-            return f"the process was killed by {sig}"
-        return f"the process exited with code {code} (sys.exit or os._exit?)"
+                return WorkerDied("it used up its CPU time limit", "the CPU time limit")
+            if sig in ("SIGKILL", "SIGSEGV", "SIGABRT", "SIGBUS"):
+                return WorkerDied(f"the process was killed by {sig} (out of memory or a "
+                                  "crash?)", "a crash or running out of memory")
+            return WorkerDied(f"the process was killed by {sig}", "a signal")
+        return WorkerDied(f"the process exited with code {code} (sys.exit or os._exit?)",
+                          "it exited")
 
     def drain_audit(self) -> None:
-        try:
-            data = os.read(self._audit_r, 1 << 16)
-        except (BlockingIOError, OSError):
-            return
-        for line in data.decode("utf-8", "replace").splitlines():
+        """Collect violation reports from the worker (at most 1 MB per call)."""
+        chunks = []
+        for _ in range(16):
             try:
-                event = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(event, dict) and len(self.violations) < 50:
-                self.violations.append({"kind": str(event.get("kind", ""))[:100],
-                                        "detail": str(event.get("detail", ""))[:300]})
+                data = os.read(self._audit_r, 1 << 16)
+            except (BlockingIOError, OSError):
+                break
+            if not data:
+                break
+            chunks.append(data)
+        data = self._audit_rest + b"".join(chunks)
+        complete, _, self._audit_rest = data.rpartition(b"\n")
+        self._audit_rest = self._audit_rest[-4096:]
+        for event in policy.read_reports(complete):
+            if len(self.violations) < 50 and event not in self.violations:
+                self.violations.append(event)
 
     def kill(self) -> None:
         if self.alive:
@@ -351,13 +372,38 @@ class Session:
     support_files: Sequence[Path]
     hidden_roots: Sequence[str]
     limits: Limits = field(default_factory=Limits)
+    warm: Sequence[str] = ()       # modules to import before the policy (see policy.py)
     sandbox: Sandbox | None = None
     outcomes: list[CellOutcome] = field(default_factory=list)
     fatal_cells: set[int] = field(default_factory=set)
     violations: list[dict] = field(default_factory=list)
     restarts: int = 0
     _tmp: tempfile.TemporaryDirectory | None = None
+    hidden_phase: bool = False     # set before the hidden tests (see Sandbox.hide_names)
+    _total_end: float | None = None
+    _case_end: float | None = None
 
+    # -- time budgets ------------------------------------------------------
+    def budget(self) -> tuple[float, float, str] | None:
+        """The tighter of the current test case's budget and the whole submission's."""
+        if self._total_end is None:
+            self._total_end = time.monotonic() + self.limits.total_seconds
+        total = (self._total_end, self.limits.total_seconds,
+                 "running your whole notebook and all tests")
+        if self._case_end is not None and self._case_end < self._total_end:
+            return (self._case_end, self.limits.case_seconds, "all calls made by one test")
+        return total
+
+    @contextmanager
+    def case_budget(self):
+        """Bound every request made inside the block by ``limits.case_seconds`` in total."""
+        self._case_end = time.monotonic() + self.limits.case_seconds
+        try:
+            yield
+        finally:
+            self._case_end = None
+
+    # -- the worker --------------------------------------------------------
     def start(self) -> None:
         """(Re)start the worker and run every cell that has not killed a worker before."""
         self.stop()
@@ -366,7 +412,10 @@ class Session:
         os.chmod(workdir, 0o755)
         for f in self.support_files:
             shutil.copy(f, workdir / f.name)
-        self.sandbox = Sandbox(workdir, self.hidden_roots, self.limits)
+        self.sandbox = Sandbox(workdir, self.hidden_roots, self.limits, self.warm)
+        self.sandbox.budget = self.budget
+        self.sandbox.hide_names = self.hidden_phase
+        self.sandbox.check_line = self.safe_where
         self.outcomes = []
         for index, source in enumerate(self.cells):
             if index in self.fatal_cells:
@@ -374,12 +423,12 @@ class Session:
                                                  "worker in an earlier run"))
                 continue
             try:
-                self.sandbox.request({"op": "exec", "index": index}, timeout=self.limits.cell_seconds,
+                self.sandbox.request({"op": "exec", "index": index},
+                                     timeout=self.limits.cell_seconds, what="one notebook cell",
                                      source=source)
                 self.outcomes.append(CellOutcome(index, "ok"))
             except StudentTimeout as exc:
-                status = "timeout"
-                self.outcomes.append(CellOutcome(index, status, str(exc)))
+                self.outcomes.append(CellOutcome(index, "timeout", str(exc)))
                 if not self.sandbox.alive:
                     return self._restart_without(index)
             except WorkerDied as exc:
@@ -387,6 +436,8 @@ class Session:
                 return self._restart_without(index)
             except StudentError as exc:
                 self.outcomes.append(CellOutcome(index, "error", str(exc)))
+                if exc.type_name == "MemoryError":   # what it holds would starve the tests
+                    return self._restart_without(index)
 
     def _restart_without(self, index: int) -> None:
         self.fatal_cells.add(index)
@@ -403,20 +454,38 @@ class Session:
                     self.outcomes[i] = earlier
 
     def ensure_running(self) -> None:
+        """Restart a dead worker (cells replayed); what is reported for the cells is kept."""
         if self.sandbox is None or not self.sandbox.alive:
-            self.collect_violations()
             self.restarts += 1
             if self.restarts > len(self.cells) + 8:
                 raise RuntimeError("the worker keeps dying")
+            self.collect_violations()
             fatal, outcomes = set(self.fatal_cells), list(self.outcomes)
             self.start()
-            self.fatal_cells, self.outcomes = fatal, outcomes
+            self.fatal_cells |= fatal
+            self.outcomes = outcomes
+
+    def start_hidden_phase(self) -> None:
+        """From now on, nothing student code chooses is reported by name (hidden tests)."""
+        self.hidden_phase = True
+        if self.sandbox is not None:
+            self.sandbox.hide_names = True
 
     def lookup(self, name: str):
         """A student global as a proxy (or plain value); ``None`` when it is not defined."""
         self.ensure_running()
         value = self.sandbox.request({"op": "global", "name": name})
         return None if value is MISSING else value
+
+    def safe_where(self, line: str) -> str:
+        """``line`` ("cell N, line L") if it names a real line of a real cell, else ""."""
+        match = re.fullmatch(r"cell (\d+), line (\d+)", line or "")
+        if not match:
+            return ""
+        cell, row = int(match.group(1)), int(match.group(2))
+        if cell < len(self.cells) and 1 <= row <= self.cells[cell].count("\n") + 1:
+            return line
+        return ""
 
     def collect_violations(self) -> None:
         if self.sandbox is not None:
@@ -431,6 +500,10 @@ class Session:
             self.collect_violations()
             self.sandbox.close()
             self.sandbox = None
+            kill_user_processes(sandbox_user())
         if self._tmp is not None:
-            self._tmp.cleanup()
+            try:
+                self._tmp.cleanup()
+            except OSError:
+                pass
             self._tmp = None

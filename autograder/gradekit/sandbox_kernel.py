@@ -1,21 +1,34 @@
 """Start an IPython kernel for ``otter run`` with the grading policy in force.
 
 Registered as the kernel ``backprop-sandbox`` by ``otter_stage.py``. The policy
-(``BACKPROP_KERNEL_POLICY``, JSON) gives the memory limit, the only directory the kernel
-may write to, the grader directories it may not read, and a file descriptor for reports.
-The kernel's sockets are set up first; then the audit hook goes in, before any cell runs.
+(``BACKPROP_KERNEL_POLICY``, JSON) gives the memory limit, the directories the kernel may
+write to and read from, the grader directories it may not read, and a file for reports.
+The kernel dies with the process that started it (so a notebook stuck in a loop cannot
+outlive the cross-check). The kernel's sockets are set up and everything otter's in-kernel
+grading needs is imported first; then the audit hook goes in, before any cell runs.
 """
 
 from __future__ import annotations
 
+import ctypes
+import importlib
 import json
 import os
 import resource
+import signal
 import sys
+
+# Imported before the policy: native modules cannot be loaded once it is in force.
+KERNEL_WARM = ("otter", "otter.check", "otter.execute", "otter.test_files", "otter.check.notebook",
+               "otter.run.run_autograder", "dill", "pandas", "nbformat", "matplotlib.pyplot",
+               "matplotlib.backends.backend_agg", "matplotlib_inline.backend_inline",
+               "zmq.utils.garbage")
+PR_SET_PDEATHSIG = 1
 
 
 def main() -> None:
     config = json.loads(os.environ.pop("BACKPROP_KERNEL_POLICY"))
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     memory = int(config["memory_bytes"])
     resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
     from ipykernel.kernelapp import IPKernelApp
@@ -24,13 +37,19 @@ def main() -> None:
 
     app = IPKernelApp.instance()
     app.initialize(sys.argv[1:])
+    for name in KERNEL_WARM:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            pass
+    policy.warm_imports()
     report_fd = os.open(config["report_path"], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-    policy.disable_process_spawning()
-    policy.install(config["writable_roots"], config["hidden_roots"],
-                   policy.fd_reporter(report_fd),
+    policy.install(config["writable_roots"],
+                   [*config["readable_roots"], *policy.python_roots(), *policy.SYSTEM_READABLE],
+                   config["hidden_roots"], report_fd,
                    allow_imports=("otter", "backprop_reference", "multiprocessing",
-                                  "_multiprocessing", "ctypes", "_ctypes"),
-                   allow_loopback=True, allow_ctypes=True)
+                                  "_multiprocessing", "zmq"),
+                   allow_loopback=True)
     app.start()
 
 

@@ -23,6 +23,8 @@ PATTERNS: list[tuple[str, str]] = [
     (r"\bsys\.modules\b|\bimportlib\b", "manipulates imported modules"),
     (r"\bctypes\b|_posixsubprocess|\bos\.(fork|exec|system|kill)", "escapes the Python sandbox"),
     (r"\bsys\.addaudithook\b|\bgc\.get_(objects|referrers)\b", "inspects the interpreter"),
+    (r"\binspect\.(stack|currentframe|getouterframes|trace)\b|\bsys\._getframe\b|"
+     r"\.f_back\b|\.tb_frame\b|\.f_locals\b", "inspects the caller's frames"),
 ]
 _COMPILED = [(re.compile(p), why) for p, why in PATTERNS]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,20 +29,50 @@ class Submission:
 
 
 def find_notebook(folder: Path) -> Path:
-    """The one notebook in an upload folder (a single .zip holding one is unpacked first)."""
-    notebooks = sorted(p for p in folder.rglob("*.ipynb")
-                       if ".ipynb_checkpoints" not in p.parts and not p.name.startswith("._"))
-    if not notebooks:
-        zips = sorted(folder.glob("*.zip"))
-        if len(zips) == 1:
-            return notebook_from_zip(zips[0])
-        others = sorted(p.name for p in folder.iterdir())[:5]
-        raise SubmissionError("no .ipynb notebook found in the submission"
-                              + (f" (found: {', '.join(others)})" if others else ""))
+    """The one notebook in an upload folder.
+
+    A single .zip holding one notebook is unpacked first; a single file that is a notebook
+    under another name (``backprop.json``, ``backprop.ipynb.txt``) is accepted. Links that
+    point outside the upload are refused (they could name the grader's own files).
+    """
+    files = sorted(p for p in folder.rglob("*") if "__MACOSX" not in p.parts
+                   and ".ipynb_checkpoints" not in p.parts and not p.name.startswith("._"))
+    for path in files:
+        if path.is_symlink() and not _inside(path, folder):
+            raise SubmissionError(f"{path.name} is a link to a file outside the upload; upload "
+                                  "the notebook file itself")
+    files = [p for p in files if p.is_file()]
+    notebooks = [p for p in files if p.suffix == ".ipynb"]
     if len(notebooks) > 1:
         names = ", ".join(p.name for p in notebooks[:5])
         raise SubmissionError(f"more than one notebook in the submission ({names}); upload one")
-    return notebooks[0]
+    if notebooks:
+        return notebooks[0]
+    zips = [p for p in files if p.suffix == ".zip"]
+    if len(zips) == 1:
+        return notebook_from_zip(zips[0])
+    if len(files) == 1 and _looks_like_notebook(files[0]):
+        return files[0]
+    others = [p.name for p in files][:5]
+    raise SubmissionError("no .ipynb notebook found in the submission"
+                          + (f" (found: {', '.join(others)})" if others else ""))
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    try:
+        path.resolve().relative_to(folder.resolve())
+        return True
+    except (ValueError, OSError, RuntimeError):
+        return False
+
+
+def _looks_like_notebook(path: Path) -> bool:
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(4096).lstrip()
+    except OSError:
+        return False
+    return head.startswith(b"{") and (b'"cells"' in head or b'"nbformat"' in head)
 
 
 def notebook_from_zip(zip_path: Path) -> Path:
@@ -58,8 +89,10 @@ def notebook_from_zip(zip_path: Path) -> Path:
             target = zip_path.parent / "_unzipped_submission.ipynb"
             target.write_bytes(zf.read(names[0]))
             return target
-    except zipfile.BadZipFile:
-        raise SubmissionError(f"{zip_path.name} is not a valid zip file") from None
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, RuntimeError,
+            NotImplementedError) as exc:
+        raise SubmissionError(f"{zip_path.name} is not a zip file that can be read "
+                              f"({type(exc).__name__})") from None
 
 
 def load(path: Path) -> Submission:
@@ -74,52 +107,89 @@ def load(path: Path) -> Submission:
     raw = path.read_bytes()
     try:
         data = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):
         raise SubmissionError(f"{path.name} is not a Jupyter notebook (it is not valid "
                               "notebook JSON); upload the .ipynb file itself") from None
-    if not isinstance(data, dict) or "cells" not in data:
+    if not isinstance(data, dict) or not isinstance(data.get("cells"), list):
         raise SubmissionError(f"{path.name} is not a Jupyter notebook (no cells)")
     try:
-        nb = nbformat.reads(json.dumps(data), as_version=4)
+        nb = nbformat.from_dict(data)
+        if nb.get("nbformat", 4) != 4:
+            nb = nbformat.reads(json.dumps(data), as_version=4)
     except Exception as exc:  # noqa: BLE001 - nbformat raises many kinds
         raise SubmissionError(f"{path.name} could not be read as a notebook: "
-                              f"{str(exc)[:200]}") from None
+                              f"{type(exc).__name__}") from None
     notes = []
-    cells = []
+    cells, unreadable = [], 0
     for cell in nb.cells:
-        if cell.get("cell_type") != "code":
+        if not isinstance(cell, dict) or cell.get("cell_type") != "code":
             continue
-        if IGNORE_TAG in cell.get("metadata", {}).get("tags", []):
+        metadata = cell.get("metadata") if isinstance(cell.get("metadata"), dict) else {}
+        tags = metadata.get("tags") if isinstance(metadata.get("tags"), list) else []
+        if IGNORE_TAG in tags:
             continue
         source = cell.get("source", "")
-        cells.append(source if isinstance(source, str) else "".join(source))
+        if isinstance(source, list) and all(isinstance(line, str) for line in source):
+            source = "".join(source)
+        if not isinstance(source, str):
+            unreadable += 1
+            continue
+        cells.append(source)
+    if unreadable:
+        notes.append(f"{unreadable} code cell(s) had no readable source and were skipped")
+    if not cells:
+        raise SubmissionError(f"{path.name} has no code cells")
     if sum(len(c) for c in cells) > MAX_CODE_CHARS:
         raise SubmissionError("the notebook holds more than 2 million characters of code")
-    meta = nb.metadata.get("otter", {}) if isinstance(nb.metadata.get("otter"), dict) else {}
-    if meta.get("assignment_name") not in (None, ASSIGNMENT_NAME):
-        raise SubmissionError(f"this notebook belongs to assignment "
-                              f"'{meta.get('assignment_name')}', not '{ASSIGNMENT_NAME}'")
+    metadata = nb.get("metadata") if isinstance(nb.get("metadata"), dict) else {}
+    meta = metadata.get("otter") if isinstance(metadata.get("otter"), dict) else {}
+    name = meta.get("assignment_name")
+    if name not in (None, ASSIGNMENT_NAME):
+        raise SubmissionError(f"this notebook belongs to assignment '{str(name)[:60]}', not "
+                              f"'{ASSIGNMENT_NAME}'")
     if not meta:
         notes.append("the notebook has no otter metadata (was it copied into a new notebook?); "
-                      "graded anyway")
-    kernel = nb.metadata.get("kernelspec", {}).get("name")
+                     "graded anyway")
+    kernelspec = metadata.get("kernelspec") if isinstance(metadata.get("kernelspec"), dict) \
+        else {}
+    kernel = kernelspec.get("name")
     if kernel not in (None, "python3"):
-        notes.append(f"the notebook was saved with kernel '{kernel}'; graded with Python 3")
+        notes.append(f"the notebook was saved with kernel '{str(kernel)[:60]}'; graded with "
+                     "Python 3")
+    nb.metadata = metadata
     return Submission(path, nb, cells, notes)
 
 
+_IMPORT_LINE = re.compile(r"^[ \t]*(?:from[ \t]+([\w.]+)[ \t]+import|import[ \t]+([\w., \t]+))",
+                          re.MULTILINE)
+_FIGURE_BACKENDS = {"pdf": "matplotlib.backends.backend_pdf",
+                    "svg": "matplotlib.backends.backend_svg",
+                    "eps": "matplotlib.backends.backend_ps"}
+
+
+def imported_modules(code_cells: list[str]) -> list[str]:
+    """Modules the code imports (and matplotlib backends for the figure formats it mentions),
+    so the grader can load their native parts before student code runs."""
+    names = set()
+    for cell in code_cells:
+        for match in _IMPORT_LINE.finditer(cell):
+            if match.group(1):
+                names.add(match.group(1))
+            else:
+                names.update(part.split()[0] for part in match.group(2).split(",")
+                             if part.split())
+        names.update(module for fmt, module in _FIGURE_BACKENDS.items()
+                     if f".{fmt}" in cell or f"'{fmt}'" in cell or f'"{fmt}"' in cell)
+    return sorted(n for n in names if re.fullmatch(r"[A-Za-z_][\w.]*", n))[:100]
+
+
 def normalised_for_otter(sub: Submission, kernel_name: str) -> nbformat.NotebookNode:
-    """A copy otter can run: our kernel, otter metadata present, outputs cleared."""
-    nb = nbformat.from_dict(json.loads(json.dumps(sub.notebook)))
+    """A clean notebook otter can run: exactly the code cells the trusted check ran (without
+    outputs), our kernel and otter's metadata, whatever the uploaded file held."""
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(source) for source in sub.code_cells]
     nb.metadata["kernelspec"] = {"name": kernel_name, "display_name": "Python 3 (grading)",
                                  "language": "python"}
-    otter_meta = nb.metadata.get("otter")
-    if not isinstance(otter_meta, dict):
-        otter_meta = {}
-    otter_meta["assignment_name"] = ASSIGNMENT_NAME
-    nb.metadata["otter"] = otter_meta
-    for cell in nb.cells:
-        if cell.get("cell_type") == "code":
-            cell["outputs"] = []
-            cell["execution_count"] = None
+    nb.metadata["language_info"] = {"name": "python"}
+    nb.metadata["otter"] = {"assignment_name": ASSIGNMENT_NAME}
     return nb

@@ -150,8 +150,8 @@ def unpack(body: bytes) -> tuple[dict, list[bytes]]:
     (head_len,) = struct.unpack(">I", body[:4])
     try:
         header = json.loads(body[4:4 + head_len])
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise WireError(f"bad header: {exc}") from None
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise WireError(f"bad header: {type(exc).__name__}") from None
     if type(header) is not dict or type(header.get("blobs")) is not list:
         raise WireError("bad header")
     blobs, offset = [], 4 + head_len

@@ -171,9 +171,17 @@ class Worker:
                 signal.setitimer(signal.ITIMER_REAL, 0)
                 if isinstance(exc, KeyboardInterrupt):
                     exc = RuntimeError("KeyboardInterrupt")
-                line = _student_line(exc)
-                self.reply({"error": {"type": type(exc).__name__, "message": str(exc)[:2000],
-                                      "line": line}})
+                kind = "MemoryError" if isinstance(exc, MemoryError) else type(exc).__name__
+                self.reply({"error": {"type": kind, "message": _message(exc),
+                                      "line": _student_line(exc)}})
+
+
+def _message(exc: BaseException) -> str:
+    """``str(exc)``, capped; an exception whose ``__str__`` fails is described, not raised."""
+    try:
+        return str(exc)[:2000]
+    except BaseException:  # noqa: BLE001 - student-defined __str__ may do anything
+        return "(the exception's message could not be read)"
 
 
 def _student_line(exc: BaseException) -> str:
@@ -201,17 +209,9 @@ def main() -> None:
     # Warm the modules student code commonly needs before the policy is in force.
     import backprop_support  # noqa: F401
     import checklib  # noqa: F401
-    if config.get("matplotlib", True):
-        try:
-            import matplotlib
-
-            matplotlib.use("Agg")
-            import matplotlib.pyplot  # noqa: F401
-        except ImportError:
-            pass
-    policy.disable_process_spawning()
-    policy.install([workdir, os.environ.get("TMPDIR", "/tmp")], config.get("hidden_roots", []),
-                   policy.fd_reporter(audit_fd))
+    policy.warm_imports(config.get("warm", []))
+    policy.install([workdir, os.devnull], [*policy.python_roots(), *policy.SYSTEM_READABLE],
+                   config.get("hidden_roots", []), audit_fd)
     log = CappedWriter(os.path.join(workdir, ".worker-output.log"), OUTPUT_CAP_BYTES)
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)
