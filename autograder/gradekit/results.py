@@ -82,6 +82,10 @@ class Report:
         """One line for the instructor's grade table: why this result is what it is."""
         parts = [self.error] if self.error else []
         parts += self.problems()[:4] + self.notes[:2]
+        lost = [f"{q} {self.question_score(q):g}/{v['points']:g}" for q, v in self.questions.items()
+                if self.error is None and self.question_score(q) < v["points"] - 1e-9]
+        if lost and len(lost) < len(self.questions):
+            parts.append("points lost on " + ", ".join(lost))
         return "; ".join(parts)[:400] or "graded"
 
     def _stopped(self, question: str) -> bool:
