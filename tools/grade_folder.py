@@ -63,6 +63,16 @@ def failed_result(message: str, questions: dict, seconds: float) -> dict:
                            "questions": {q: 0.0 for q in questions}}}
 
 
+def environment_snapshot() -> dict[str, str]:
+    """A copy of os.environ that tolerates another thread changing it mid-copy."""
+    for _ in range(20):
+        try:
+            return dict(os.environ.items())
+        except (KeyError, RuntimeError):
+            continue
+    return dict(os.environ.items())
+
+
 def grade_one(entry: Path, source: Path, out_dir: Path, run_otter: bool) -> dict:
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="backprop-grade-") as tmp:
@@ -77,7 +87,7 @@ def grade_one(entry: Path, source: Path, out_dir: Path, run_otter: bool) -> dict
         cmd = [sys.executable, "-B", "-m", "gradekit.grade", "--root", str(root)]
         if not run_otter:
             cmd.append("--no-otter")
-        env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1",
+        env = dict(environment_snapshot(), OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1",
                    MKL_NUM_THREADS="1", PYTHONHASHSEED="0")
         proc = subprocess.Popen(cmd, cwd=source, env=env, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, start_new_session=True)
