@@ -219,6 +219,7 @@ def main() -> None:
     sys.stdout = sys.stderr = log
     signal.signal(signal.SIGALRM, _raise_soft_timeout)
     np.seterr(all="ignore")
+    np.random.seed(0)  # code drawing from the global generator grades the same every time
     Worker(req_fd, resp_fd).serve()
 
 
