@@ -18,6 +18,7 @@ Shapes are batch-first throughout: ``x`` is ``(B, n_in)`` for a batch of ``B`` e
 from __future__ import annotations
 
 import time
+import zipfile
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -157,18 +158,53 @@ def find_mnist(path: str | Path | None = None) -> Path:
         "`make data` to build it. Looked in: " + ", ".join(str(c) for c in candidates))
 
 
+def _read_npz_rows(archive: zipfile.ZipFile, name: str, rows: int | None) -> np.ndarray:
+    """The first ``rows`` rows (all when ``None``) of the array ``name`` in an ``.npz`` archive.
+
+    Decompresses only the bytes of the rows it returns, so a small subset costs little time
+    and memory.
+    """
+    with archive.open(f"{name}.npy") as fh:
+        version = np.lib.format.read_magic(fh)
+        read_header = {(1, 0): np.lib.format.read_array_header_1_0,
+                       (2, 0): np.lib.format.read_array_header_2_0}[version]
+        shape, fortran_order, dtype = read_header(fh)
+        if fortran_order or dtype.hasobject:
+            raise ValueError(f"{name} in the MNIST file is not a plain C-ordered array")
+        rows = shape[0] if rows is None else min(rows, shape[0])
+        row_items = int(np.prod(shape[1:], dtype=np.int64))
+        data = fh.read(rows * row_items * dtype.itemsize)
+    return np.frombuffer(data, dtype=dtype).reshape((rows,) + tuple(shape[1:])).copy()
+
+
+def load_mnist_uint8(path: str | Path | None = None, n_train: int | None = None):
+    """MNIST as stored: ``(x_train, y_train, x_test, y_test)`` with uint8 pixels in ``[0, 255]``.
+
+    ``x_*`` have shape ``(N, 784)``; ``y_*`` are int64 labels ``(N,)``. ``n_train`` keeps only
+    the first ``n_train`` training images, and only those are read from disk.
+    """
+    with zipfile.ZipFile(find_mnist(path)) as archive:
+        return (_read_npz_rows(archive, "x_train", n_train),
+                _read_npz_rows(archive, "y_train", n_train).astype(np.int64),
+                _read_npz_rows(archive, "x_test", None),
+                _read_npz_rows(archive, "y_test", None).astype(np.int64))
+
+
+def scale_pixels(images: np.ndarray) -> np.ndarray:
+    """uint8 pixels ``(N, 784)`` -> float32 in ``[0, 1]``, same shape (one float32 copy)."""
+    x = images.astype(np.float32)
+    x /= np.float32(255.0)
+    return x
+
+
 def load_mnist(path: str | Path | None = None, n_train: int | None = None):
     """MNIST as ``(x_train, y_train, x_test, y_test)``.
 
     ``x_*`` are float32 in ``[0, 1]`` with shape ``(N, 784)``; ``y_*`` are int64 labels ``(N,)``.
     ``n_train`` keeps only the first ``n_train`` training images (the grader uses 20,000).
     """
-    with np.load(find_mnist(path)) as data:
-        x_train, y_train = data["x_train"], data["y_train"]
-        if n_train is not None:
-            x_train, y_train = x_train[:n_train], y_train[:n_train]
-        return (x_train.astype(np.float32) / 255.0, y_train.astype(np.int64),
-                data["x_test"].astype(np.float32) / 255.0, data["y_test"].astype(np.int64))
+    x_train, y_train, x_test, y_test = load_mnist_uint8(path, n_train)
+    return scale_pixels(x_train), y_train, scale_pixels(x_test), y_test
 
 
 def make_two_moons(n: int = 400, noise: float = 0.15, seed: int = 0):

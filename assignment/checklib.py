@@ -665,12 +665,14 @@ def check_mnist_accuracy(train_step, LinearLayer, MLP, **overrides: Any) -> floa
     """
     import time
 
-    from backprop_support import load_mnist, predict_with_weights
+    from backprop_support import load_mnist_uint8, predict_with_weights, scale_pixels
 
     require_defined("train_step", train_step)
     require_defined("LinearLayer", LinearLayer)
     cfg = {**MNIST_GRADING, **overrides}
-    x_train, y_train, x_test, y_test = load_mnist(n_train=cfg["n_train"])
+    # pixels stay uint8 until a batch is used: the float32 copy of the whole subset would
+    # be the largest allocation of a grading
+    x_train, y_train, x_test, y_test = load_mnist_uint8(n_train=cfg["n_train"])
     model = call_student("MLP([784, 128, 10], LinearLayer, rng) (it builds your LinearLayer)",
                          MLP, cfg["layer_sizes"], LinearLayer, np.random.default_rng(cfg["seed"]))
     rng = np.random.default_rng(cfg["seed"])
@@ -682,7 +684,7 @@ def check_mnist_accuracy(train_step, LinearLayer, MLP, **overrides: Any) -> floa
         for i in range(0, n, bs):
             idx = order[i:i + bs]
             loss = call_student("train_step(model, x, y, lr) during MNIST training", train_step,
-                                model, x_train[idx], one_hot(y_train[idx], 10, np.float32),
+                                model, scale_pixels(x_train[idx]), one_hot(y_train[idx], 10, np.float32),
                                 cfg["lr"])
             done += 1
             if not np.isfinite(_as_float(loss)):
@@ -704,7 +706,10 @@ def check_mnist_accuracy(train_step, LinearLayer, MLP, **overrides: Any) -> floa
         n_in, n_out = cfg["layer_sizes"][k], cfg["layer_sizes"][k + 1]
         weights.append((expect_array(f"layers[{k}].W after training", layer.W, (n_in, n_out)),
                         expect_array(f"layers[{k}].b after training", layer.b, (n_out,))))
-    acc = float(np.mean(predict_with_weights(weights, x_test) == y_test))
+    chunk = 2000   # scaled a chunk at a time, as during training
+    preds = np.concatenate([predict_with_weights(weights, scale_pixels(x_test[i:i + chunk]))
+                            for i in range(0, len(x_test), chunk)])
+    acc = float(np.mean(preds == y_test))
     if not acc >= cfg["threshold"]:
         raise CheckFailed(
             "MNIST test accuracy after training is below the required minimum: the network does "
