@@ -93,8 +93,9 @@ def _grade_into(report: results.Report, root: Path, run_otter: bool, limits: Lim
     report.notes.extend(sub.notes)
     report.flags.extend(scan.suspicious(sub.code_cells))
 
+    warm = submission.imported_modules(sub.code_cells)
     session = Session(sub.code_cells, [source / "files" / f for f in SUPPORT_FILES],
-                      hidden_roots, limits, submission.imported_modules(sub.code_cells))
+                      hidden_roots, limits, warm)
     deadline = time.monotonic() + limits.total_seconds + limits.otter_seconds
     try:
         session.start()
@@ -116,7 +117,8 @@ def _grade_into(report: results.Report, root: Path, run_otter: bool, limits: Lim
         with tempfile.TemporaryDirectory(prefix="backprop-zip-") as tmp:
             zip_path = _zip_of(source, Path(tmp))
             nb = submission.normalised_for_otter(sub, otter_stage.KERNEL_NAME)
-            report.otter = otter_stage.run(nb, zip_path, hidden_roots, limits, otter_seconds)
+            report.otter = otter_stage.run(nb, zip_path, hidden_roots, limits, otter_seconds,
+                                           warm)
         report.add_violations(report.otter.violations, "otter kernel")
 
 

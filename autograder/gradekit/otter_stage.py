@@ -72,11 +72,15 @@ def _kernel_spec(kernels_dir: Path, support_dir: Path) -> None:
 
 
 def run(notebook: nbformat.NotebookNode, autograder_zip: Path, hidden_roots: list[str],
-        limits: Limits, deadline_seconds: float) -> OtterOutcome:
-    """Run otter on ``notebook``; never raises (a failure is an outcome with status "error")."""
+        limits: Limits, deadline_seconds: float, warm: list[str] | None = None) -> OtterOutcome:
+    """Run otter on ``notebook``; never raises (a failure is an outcome with status "error").
+
+    ``warm``: the modules the notebook imports (``submission.imported_modules``), loaded in
+    the kernel before the policy is in force.
+    """
     start = time.perf_counter()
     try:
-        return _run(notebook, autograder_zip, hidden_roots, limits, deadline_seconds)
+        return _run(notebook, autograder_zip, hidden_roots, limits, deadline_seconds, warm or [])
     except Exception as exc:  # noqa: BLE001 - the cross-check must never sink the grade
         return OtterOutcome("error", seconds=time.perf_counter() - start,
                             message=f"the cross-check failed: {type(exc).__name__}: "
@@ -84,7 +88,7 @@ def run(notebook: nbformat.NotebookNode, autograder_zip: Path, hidden_roots: lis
 
 
 def _run(notebook: nbformat.NotebookNode, autograder_zip: Path, hidden_roots: list[str],
-         limits: Limits, deadline_seconds: float) -> OtterOutcome:
+         limits: Limits, deadline_seconds: float, warm: list[str]) -> OtterOutcome:
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="backprop-otter-") as tmp_name:
         tmp = Path(tmp_name)
@@ -116,7 +120,8 @@ def _run(notebook: nbformat.NotebookNode, autograder_zip: Path, hidden_roots: li
                        "writable_roots": [str(scratch), os.devnull],
                        "readable_roots": [str(tmp)],
                        "hidden_roots": hidden_roots,
-                       "report_path": str(report)}))
+                       "report_path": str(report),
+                       "warm": warm}))
         # a `grader.check` cell runs a whole question's tests inside the cell
         cell_timeout = int(limits.cell_seconds + limits.case_seconds)
         config = {"support": str(support), "cell_timeout": cell_timeout,

@@ -2,7 +2,8 @@
 
 Registered as the kernel ``backprop-sandbox`` by ``otter_stage.py``. The policy
 (``BACKPROP_KERNEL_POLICY``, JSON) gives the memory limit, the directories the kernel may
-write to and read from, the grader directories it may not read, and a file for reports.
+write to and read from, the grader directories it may not read, a file for reports, and the
+modules the notebook imports (``warm``, as for the trusted worker).
 The kernel dies with the process that started it (so a notebook stuck in a loop cannot
 outlive the cross-check). The kernel's sockets are set up and everything otter's in-kernel
 grading needs is imported first; then the audit hook goes in, before any cell runs.
@@ -20,9 +21,9 @@ import sys
 
 # Imported before the policy: native modules cannot be loaded once it is in force.
 KERNEL_WARM = ("otter", "otter.check", "otter.execute", "otter.test_files", "otter.check.notebook",
-               "otter.run.run_autograder", "dill", "pandas", "nbformat", "matplotlib.pyplot",
-               "matplotlib.backends.backend_agg", "matplotlib_inline.backend_inline",
-               "zmq.utils.garbage")
+               "otter.run.run_autograder", "dill", "pandas", "nbformat", "zmq.utils.garbage")
+# ipykernel's inline figures, when the notebook draws (``warm`` names matplotlib)
+INLINE_FIGURES_WARM = ("matplotlib_inline.backend_inline",)
 PR_SET_PDEATHSIG = 1
 
 
@@ -42,7 +43,14 @@ def main() -> None:
             importlib.import_module(name)
         except ImportError:
             pass
-    policy.warm_imports()
+    warm = [str(name) for name in config.get("warm", [])]
+    policy.warm_imports(warm)
+    if any(name.split(".")[0] in policy.DRAWING_PACKAGES for name in warm):
+        for name in INLINE_FIGURES_WARM:
+            try:
+                importlib.import_module(name)
+            except ImportError:
+                pass
     report_fd = os.open(config["report_path"], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
     policy.install(config["writable_roots"],
                    [*config["readable_roots"], *policy.python_roots(), *policy.SYSTEM_READABLE],

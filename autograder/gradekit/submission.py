@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 import zipfile
@@ -168,8 +169,9 @@ _FIGURE_BACKENDS = {"pdf": "matplotlib.backends.backend_pdf",
 
 
 def imported_modules(code_cells: list[str]) -> list[str]:
-    """Modules the code imports (and matplotlib backends for the figure formats it mentions),
-    so the grader can load their native parts before student code runs."""
+    """Modules the code imports (plus matplotlib when it draws, and matplotlib's backends for
+    the figure formats it mentions), so the grader can load their native parts before student
+    code runs."""
     names = set()
     for cell in code_cells:
         for match in _IMPORT_LINE.finditer(cell):
@@ -180,7 +182,34 @@ def imported_modules(code_cells: list[str]) -> list[str]:
                              if part.split())
         names.update(module for fmt, module in _FIGURE_BACKENDS.items()
                      if f".{fmt}" in cell or f"'{fmt}'" in cell or f'"{fmt}"' in cell)
+    if any(draws_figures(cell) for cell in code_cells):
+        names.add("matplotlib.pyplot")
     return sorted(n for n in names if re.fullmatch(r"[A-Za-z_][\w.]*", n))[:100]
+
+
+_PLOT_WORDS = re.compile(r"plot|plt|pylab|seaborn|imshow|savefig|figure")
+_MAGIC_LINE = re.compile(r"^[ \t]*[%!].*$", re.MULTILINE)
+
+
+def draws_figures(cell: str) -> bool:
+    """Whether a cell may draw with matplotlib, for instance through the kit's ``plot_*``
+    helpers, which import it only when called. Names in import statements do not count (the
+    notebook imports every helper up front); a cell that does not parse counts when it
+    mentions plotting at all."""
+    if "matplotlib" in cell:
+        return True
+    if not _PLOT_WORDS.search(cell):
+        return False
+    try:
+        tree = ast.parse(_MAGIC_LINE.sub("", cell))
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return True
+    for node in ast.walk(tree):
+        word = node.id if isinstance(node, ast.Name) else \
+            node.attr if isinstance(node, ast.Attribute) else None
+        if word is not None and _PLOT_WORDS.search(word.lower()):
+            return True
+    return False
 
 
 def normalised_for_otter(sub: Submission, kernel_name: str) -> nbformat.NotebookNode:

@@ -268,6 +268,11 @@ CORRECT = [
              "relu_derivative(np.zeros(1)))\n"),
             ("    return float(loss)", "    print(f'loss {float(loss):.4f}')\n"
                                      "    return float(loss)"), with_otter=True),
+    correct("kit_plot_in_graded_cell", "a graded cell draws with one of the kit's plot helpers "
+            "(which import matplotlib only when called)",
+            ("def network_backward(model, grad_logits):",
+             "plot_first_layer_weights(LinearLayer(784, 32, np.random.default_rng(0)).W)\n\n\n"
+             "def network_backward(model, grad_logits):"), with_otter=True),
     correct("log_plus_epsilon", "cross_entropy as log(probs + 1e-12) instead of clipping",
             ("np.log(np.clip(probs, 1e-12, None))", "np.log(probs + 1e-12)")),
     correct("numpy_float_loss", "cross_entropy and train_step return numpy float64 scalars",
