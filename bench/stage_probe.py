@@ -46,6 +46,13 @@ _b_atexit.register(_b_dump)
 import nbclient.client as _b_client
 import nbconvert.preprocessors as _b_pre
 import otter.run as _b_run
+_b_run_main = _b_run.main
+def _b_main(*args, **kwargs):   # the launcher ends with os._exit, which skips atexit
+    try:
+        return _b_run_main(*args, **kwargs)
+    finally:
+        _b_dump()
+_b_run.main = _b_main
 _b["imports_s"] = _b_time.perf_counter() - _b_t0
 def _b_timed(key, fn):
     def wrapper(self, *args, **kwargs):
