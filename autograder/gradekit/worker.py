@@ -123,6 +123,11 @@ class Worker:
             args = arg(msg["args"])
             kwargs = arg(msg["kwargs"])
             return target(*args, **kwargs)
+        if op == "call_many":
+            calls = arg(msg["calls"])
+            if type(calls) is not list or not all(type(c) is list for c in calls):
+                raise wire.WireError("call_many takes a list of argument lists")
+            return [target(*args) for args in calls]
         if op == "getattr":
             return getattr(target, str(msg["name"]))
         if op == "setattr":

@@ -1,0 +1,99 @@
+"""``checklib.check_mnist_accuracy``, the q6 check, on its own (in-process, small settings).
+
+The grader's sandbox proxies offer ``call_many`` (a chunk of training steps per round trip);
+plain functions are called one batch at a time. Both must train identically and stop a
+diverging or too slow ``train_step`` with the same messages.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+import mnist_threshold
+
+SMALL = {"n_train": 1280, "epochs": 2, "threshold": 0.5}   # 20 batches per epoch
+
+
+@pytest.fixture(scope="module")
+def kit(source_dir):
+    """(checklib, backprop_reference, MLP) from the autograder zip."""
+    return mnist_threshold.load_kit(source_dir / "files")
+
+
+class ChunkedProxy:
+    """Stands in for a sandbox proxy: records the chunk sizes it is given."""
+
+    def __init__(self, fn, reply=None):
+        self.fn, self.reply, self.chunks = fn, reply, []
+
+    def __call__(self, *args):
+        raise AssertionError("a proxy with call_many should get whole chunks")
+
+    def call_many(self, calls):
+        self.chunks.append(len(calls))
+        losses = [self.fn(*call) for call in calls]
+        return self.reply(losses) if self.reply else losses
+
+
+def test_chunked_and_plain_training_give_the_same_accuracy(kit):
+    checklib, ref, MLP = kit
+    plain = checklib.check_mnist_accuracy(ref.train_step, ref.LinearLayer, MLP, **SMALL)
+    proxy = ChunkedProxy(ref.train_step)
+    chunked = checklib.check_mnist_accuracy(proxy, ref.LinearLayer, MLP, **SMALL)
+    assert chunked == plain > 0.5
+    # chunks end where the time is checked: after 5, 20, then every 20 batches
+    assert proxy.chunks == [5, 15, 20], proxy.chunks
+
+
+@pytest.mark.parametrize("chunked", [False, True])
+def test_a_diverging_loss_names_the_epoch_and_batch(kit, chunked):
+    checklib, ref, MLP = kit
+    calls = []
+
+    def train_step(model, x, y, lr):
+        calls.append(1)
+        loss = ref.train_step(model, x, y, lr)
+        return float("nan") if len(calls) == 27 else loss   # epoch 2, batch 7
+
+    step = ChunkedProxy(train_step) if chunked else train_step
+    with pytest.raises(checklib.CheckFailed, match=r"loss became nan at epoch 2, batch 7"):
+        checklib.check_mnist_accuracy(step, ref.LinearLayer, MLP, **SMALL)
+
+
+@pytest.mark.parametrize("chunked", [False, True])
+def test_a_slow_train_step_is_stopped_after_five_batches(kit, chunked):
+    checklib, ref, MLP = kit
+    calls = []
+
+    def slow_step(model, x, y, lr):
+        calls.append(1)
+        time.sleep(0.45)
+        return ref.train_step(model, x, y, lr)
+
+    step = ChunkedProxy(slow_step) if chunked else slow_step
+    with pytest.raises(checklib.CheckFailed, match=r"training is too slow: 5 batches took"):
+        checklib.check_mnist_accuracy(step, ref.LinearLayer, MLP, **SMALL, time_budget_s=5)
+    assert len(calls) == 5
+
+
+def test_a_proxy_that_returns_the_wrong_number_of_losses_fails(kit):
+    checklib, ref, MLP = kit
+    proxy = ChunkedProxy(ref.train_step, reply=lambda losses: losses[:-1])
+    with pytest.raises(checklib.CheckFailed, match="one loss per call"):
+        checklib.check_mnist_accuracy(proxy, ref.LinearLayer, MLP, **SMALL)
+
+
+def test_mnist_subset_is_read_exactly(source_dir, kit):
+    """``load_mnist`` reads only ``n_train`` rows; they equal the full array's first rows."""
+    import backprop_support
+
+    full = np.load(backprop_support.find_mnist())
+    x, y, x_test, y_test = backprop_support.load_mnist(n_train=1000)
+    assert x.dtype == np.float32 and x.shape == (1000, 784) and y.dtype == np.int64
+    np.testing.assert_array_equal(x, full["x_train"][:1000].astype(np.float32) / 255.0)
+    np.testing.assert_array_equal(y, full["y_train"][:1000])
+    np.testing.assert_array_equal(x_test, full["x_test"].astype(np.float32) / 255.0)
+    np.testing.assert_array_equal(y_test, full["y_test"])
