@@ -125,11 +125,18 @@ def require_parameters(model: MLP) -> None:
 
 def predict_with_weights(weights: Sequence[tuple[np.ndarray, np.ndarray]], x: np.ndarray,
                          activation: str = "relu", batch_size: int = 2000) -> np.ndarray:
-    """Class predictions ``(B,)`` from a list of ``(W, b)`` pairs, without any student code."""
+    """Class predictions ``(B,)`` from a list of ``(W, b)`` pairs, without any student code.
+
+    ``x`` is ``(B, n_in)``; uint8 images as stored (``load_mnist_uint8``) are scaled with
+    ``scale_pixels`` one batch at a time, so no float copy of the whole set is made.
+    """
     act = ACTIVATIONS[activation]
     preds = []
     for i in range(0, len(x), batch_size):
-        h = np.asarray(x[i:i + batch_size], dtype=np.float64)
+        batch = x[i:i + batch_size]
+        if getattr(batch, "dtype", None) == np.uint8:
+            batch = scale_pixels(batch)
+        h = np.asarray(batch, dtype=np.float64)
         for k, (W, b) in enumerate(weights):
             h = h @ np.asarray(W, dtype=np.float64) + np.asarray(b, dtype=np.float64)
             if k < len(weights) - 1:

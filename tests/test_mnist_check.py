@@ -97,3 +97,17 @@ def test_mnist_subset_is_read_exactly(source_dir, kit):
     np.testing.assert_array_equal(y, full["y_train"][:1000])
     np.testing.assert_array_equal(x_test, full["x_test"].astype(np.float32) / 255.0)
     np.testing.assert_array_equal(y_test, full["y_test"])
+
+
+def test_predictions_from_stored_pixels_equal_those_from_scaled_images(source_dir, kit):
+    """``predict_with_weights`` scales uint8 images batch by batch, with the same values."""
+    import backprop_support
+
+    x = backprop_support.load_mnist_uint8(n_train=10)[2][:4500]
+    rng = np.random.default_rng(0)
+    weights = [(rng.normal(0, 0.05, (784, 32)), np.zeros(32)),
+               (rng.normal(0, 0.2, (32, 10)), np.zeros(10))]
+    from_pixels = backprop_support.predict_with_weights(weights, x)
+    assert from_pixels.shape == (4500,)
+    np.testing.assert_array_equal(
+        from_pixels, backprop_support.predict_with_weights(weights, backprop_support.scale_pixels(x)))

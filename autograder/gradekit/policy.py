@@ -404,19 +404,25 @@ def safe_to_warm(name: str) -> bool:
     return top in sys.stdlib_module_names or top in SCIENCE_PACKAGES
 
 
-def warm_imports(extra: list[str] | tuple[str, ...] = ()) -> None:
-    """Import what student code needs before the policy removes native-module loading:
-    a fixed list, plus ``extra`` modules the notebook imports (see ``safe_to_warm``), and
-    matplotlib's native parts when ``extra`` names matplotlib (it costs about 0.5 s and 30 MB,
-    so notebooks that do not draw go without it)."""
+def import_all(names: list[str] | tuple[str, ...]) -> None:
+    """Import each module of ``names`` that is installed."""
     import importlib
 
-    wanted = [n for n in extra if safe_to_warm(n)]
-    for name in [*STDLIB_WARM, *wanted]:
+    for name in names:
         try:
             importlib.import_module(name)
         except ImportError:
             pass
+
+
+def warm_imports(extra: list[str] | tuple[str, ...] = (),
+                 when_drawing: tuple[str, ...] = ()) -> None:
+    """Import what student code needs before the policy removes native-module loading:
+    a fixed list, plus ``extra`` modules the notebook imports (see ``safe_to_warm``), and
+    matplotlib's native parts and ``when_drawing`` when ``extra`` names matplotlib (it costs
+    about 0.5 s and 30 MB, so notebooks that do not draw go without it)."""
+    wanted = [n for n in extra if safe_to_warm(n)]
+    import_all([*STDLIB_WARM, *wanted])
     if not any(n.split(".")[0] in DRAWING_PACKAGES for n in wanted):
         return
     try:
@@ -425,11 +431,7 @@ def warm_imports(extra: list[str] | tuple[str, ...] = ()) -> None:
         matplotlib.use("Agg")
     except ImportError:
         return
-    for name in MATPLOTLIB_WARM:
-        try:
-            importlib.import_module(name)
-        except ImportError:
-            pass
+    import_all([*MATPLOTLIB_WARM, *when_drawing])
 
 
 def read_reports(data: bytes) -> list[dict]:

@@ -12,7 +12,6 @@ grading needs is imported first; then the audit hook goes in, before any cell ru
 from __future__ import annotations
 
 import ctypes
-import importlib
 import json
 import os
 import resource
@@ -38,19 +37,9 @@ def main() -> None:
 
     app = IPKernelApp.instance()
     app.initialize(sys.argv[1:])
-    for name in KERNEL_WARM:
-        try:
-            importlib.import_module(name)
-        except ImportError:
-            pass
-    warm = [str(name) for name in config.get("warm", [])]
-    policy.warm_imports(warm)
-    if any(name.split(".")[0] in policy.DRAWING_PACKAGES for name in warm):
-        for name in INLINE_FIGURES_WARM:
-            try:
-                importlib.import_module(name)
-            except ImportError:
-                pass
+    policy.import_all(KERNEL_WARM)
+    policy.warm_imports([str(name) for name in config.get("warm", [])],
+                        when_drawing=INLINE_FIGURES_WARM)
     report_fd = os.open(config["report_path"], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
     policy.install(config["writable_roots"],
                    [*config["readable_roots"], *policy.python_roots(), *policy.SYSTEM_READABLE],
