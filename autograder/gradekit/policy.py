@@ -172,8 +172,7 @@ def _under(path, roots):
 
 
 def install(writable_roots: list[str], readable_roots: list[str], hidden_roots: list[str],
-            report_fd: int, *, allow_imports: tuple[str, ...] = (),
-            allow_loopback: bool = False, allow_ctypes: bool = False) -> None:
+            report_fd: int) -> None:
     """Remove the silent C entry points and install the audit hook.
 
     ``writable_roots`` may be written (and read); ``readable_roots`` may be read;
@@ -190,14 +189,13 @@ def install(writable_roots: list[str], readable_roots: list[str], hidden_roots: 
     os.set_blocking(report_fd, False)
     hook = _make_hook(
         writable, readable + ("/proc/" + pid,), hidden, os.getcwd(), pid,
-        frozenset(_DENIED_IMPORTS - set(allow_imports)), tuple(_DENIED_ALWAYS.items()),
-        tuple(_WRITE_EVENTS.items()), bool(allow_loopback), bool(allow_ctypes),
+        _DENIED_IMPORTS, tuple(_DENIED_ALWAYS.items()), tuple(_WRITE_EVENTS.items()),
         report_fd, (report_stat.st_dev, report_stat.st_ino))
     sys.addaudithook(hook)
 
 
 def _make_hook(writable, readable, hidden, cwd, pid, denied_imports, denied_events,
-               write_events, allow_loopback, allow_ctypes, report_fd, report_id):
+               write_events, report_fd, report_id):
     """Build the hook. Everything it needs is bound as a default argument (immutable)."""
 
     def hook(event, args, _type=type, _str=str, _bytes=bytes, _int=int, _len=len,
@@ -208,10 +206,8 @@ def _make_hook(writable, readable, hidden, cwd, pid, denied_imports, denied_even
              _no_dir_fd=_NO_DIR_FD, _list_events=_LIST_EVENTS,
              _writable=writable, _readable=readable, _hidden=hidden, _cwd=cwd, _pid=pid,
              _denied_imports=denied_imports, _denied_events=denied_events,
-             _write_events=write_events, _allow_loopback=allow_loopback,
-             _allow_ctypes=allow_ctypes, _report_fd=report_fd, _report_id=report_id,
-             _sep=FIELD_SEP, _broken=REPORT_CHANNEL_BROKEN, _tuple=tuple,
-             _loopback=("127.0.0.1", "localhost", "::1", "0.0.0.0")):
+             _write_events=write_events, _report_fd=report_fd, _report_id=report_id,
+             _sep=FIELD_SEP, _broken=REPORT_CHANNEL_BROKEN):
 
         def refuse(kind, detail):
             detail = _str.replace(_str.replace(detail[:300], "\n", " "), _sep, " ")
@@ -311,15 +307,10 @@ def _make_hook(writable, readable, hidden, cwd, pid, denied_imports, denied_even
             if _len(args) > 1 and (args[0] is _realpath or args[0] is _under):
                 refuse("rewrote the grader's policy", _str(args[1]))
             return
-        if _allow_loopback and (event == "socket.connect" or event == "socket.bind"):
-            address = args[1] if _len(args) > 1 else None
-            host = address[0] if _type(address) is _tuple and address else None
-            if host in _loopback:
-                return
         for name, reason in _denied_events:
             if event == name:
                 refuse(reason, event)
-        if not _allow_ctypes and event.startswith("ctypes."):
+        if event.startswith("ctypes."):
             refuse("used ctypes to call native code", event)
 
     return hook
