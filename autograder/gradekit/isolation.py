@@ -14,8 +14,9 @@ process; ``BACKPROP_ISOLATION`` forces one):
 ``user``
     (root, where namespaces are refused, e.g. a container's seccomp profile) a user id that
     belongs to this grading process only, inside a ``chroot`` holding hard links to the same
-    Python files, the kit copies and the work directory. Every process of that user is
-    killed when a worker stops.
+    Python files, the kit copies and the work directory, with a seccomp filter that refuses
+    network sockets (x86-64). Every process of that user is killed when a worker stops.
+    The work directory has no total size cap at this level (only the per-file limit).
 ``none``
     the grading user itself: resource limits and the in-process policy only, which a
     determined submission can switch off. ``make grade`` refuses to grade at this level unless
@@ -61,7 +62,7 @@ class Limits:
     memory_bytes: int = 1536 * 2**20     # address space of the worker
     cpu_seconds: int = 600               # total CPU time of one worker
     file_bytes: int = 64 * 2**20         # largest file it may write
-    work_bytes: int = 128 * 2**20        # everything in its work directory (namespaces level)
+    work_bytes: int = 64 * 2**20         # everything in its work directory (namespaces level)
     processes: int = 8                   # processes and threads of the worker's user
     cell_seconds: float = 60.0           # one notebook cell
     call_seconds: float = 30.0           # one call into student code
@@ -130,6 +131,43 @@ def _inside(path: str, root: str) -> bool:
     return path == root or path.startswith(root.rstrip("/") + "/")
 
 
+def _no_network_filter():
+    """A seccomp filter (x86-64) refusing sockets other than Unix ones, io_uring and other
+    system-call ABIs: the user level's network block. None where it cannot be built."""
+    if sys.platform != "linux" or os.uname().machine != "x86_64":
+        return None
+    import ctypes
+
+    class Instruction(ctypes.Structure):
+        _fields_ = [("code", ctypes.c_ushort), ("jt", ctypes.c_ubyte), ("jf", ctypes.c_ubyte),
+                    ("k", ctypes.c_uint)]
+
+    class Program(ctypes.Structure):
+        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(Instruction))]
+
+    load, jeq, jge, ret = 0x20, 0x15, 0x35, 0x06
+    code = [(load, 0, 0, 4),             # 0: architecture
+            (jeq, 0, 6, 0xC000003E),     # 1: not x86-64 -> deny
+            (load, 0, 0, 0),             # 2: system call number
+            (jge, 4, 0, 0x40000000),     # 3: x32 ABI -> deny
+            (jeq, 3, 0, 425),            # 4: io_uring_setup -> deny
+            (jeq, 0, 3, 41),             # 5: not socket -> allow
+            (load, 0, 0, 16),            # 6: its first argument, the address family
+            (jeq, 1, 0, 1),              # 7: AF_UNIX -> allow
+            (ret, 0, 0, 0x00050000 | 13),   # 8: deny with EACCES
+            (ret, 0, 0, 0x7FFF0000)]     # 9: allow
+    instructions = (Instruction * len(code))(*code)
+    program = Program(len(code), instructions)
+    libc = ctypes.CDLL(None, use_errno=True)
+
+    def install() -> None:
+        if libc.prctl(38, 1, 0, 0, 0) != 0 or \
+                libc.prctl(22, 2, ctypes.byref(program), 0, 0) != 0:   # no_new_privs; filter
+            raise OSError(ctypes.get_errno(), "seccomp filter refused")
+    install.keep = (instructions, program)
+    return install
+
+
 def _drop(uid: int) -> None:
     os.setgroups([])
     os.setgid(uid)
@@ -186,8 +224,9 @@ class Isolation:
         """The user id the worker switches to itself (namespaces level, grader is root)."""
         return self.uid if self.level == "namespaces" else None
 
-    @staticmethod
-    def _limits(limits: Limits, chroot: str | None = None, uid: int | None = None):
+    def _limits(self, limits: Limits, chroot: str | None = None, uid: int | None = None):
+        no_network = _no_network_filter() if chroot is not None else None
+
         def apply() -> None:
             os.setsid()
             resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
@@ -201,6 +240,8 @@ class Isolation:
             if uid is not None:
                 _drop(uid)
                 resource.setrlimit(resource.RLIMIT_NPROC, (limits.processes, limits.processes))
+            if no_network is not None:
+                no_network()
         return apply
 
     def _bwrap_argv(self, argv: list[str], kit: Path, limits: Limits) -> list[str]:
