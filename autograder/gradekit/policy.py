@@ -1,18 +1,13 @@
-"""What student code may do while it is graded, enforced inside its own process.
+"""A source of flags inside the worker: what student code tried, as its own process saw it.
 
-Two layers keep student code away from the grader:
-
-* the operating system: the worker runs with resource limits
-  (address space, CPU time, file size) and, when grading as root (Gradescope), as an
-  unprivileged user that cannot read the grader's files;
-* this module: a ``sys.addaudithook`` hook, installed before any student code runs and
-  impossible to remove from Python. It refuses to read outside an allow-list of directories
-  (the submission's own directory, the Python installation, a few system files) or inside
-  the grader's directories, to write or delete outside the submission's directory, to start
-  processes, to open sockets, to signal other processes, to trace the interpreter, to find
-  objects through the garbage collector, to change the policy's own functions and to call
-  native code with ctypes. Each refusal is reported to the grader, which flags the
-  submission for the instructor.
+The boundary around student code is the operating system (``isolation.py``). This module adds
+a ``sys.addaudithook`` hook, installed before any student code runs, that refuses to read
+outside an allow-list of directories (the submission's own directory, the Python
+installation, a few system files) or inside the grader's directories, to write or delete
+outside the submission's directory, to start processes, to open sockets, to signal other
+processes, to trace the interpreter, to find objects through the garbage collector, to change
+the policy's own functions and to call native code with ctypes. Each refusal is reported to
+the grader, which adds a flag for the instructor.
 
 The hook is written so that student code cannot switch it off from Python: it keeps no
 mutable state, every function and table it uses is bound when it is installed (patching
@@ -21,11 +16,9 @@ paths given as ``str``/``bytes`` (objects with ``__fspath__`` could answer diffe
 time), and the C entry points that act without an audit event (``fork_exec``, ``mknod``,
 loading a fresh copy of a native module...) are removed before student code runs.
 
-It is still code inside the student's process: a determined attacker can defeat any
-in-process check with memory-level tricks (numpy arrays over raw addresses, ctypes'
-``memmove``). The grade never depends on the hook -- every test result is judged in a
-separate trusted process -- and the hard boundary against such attacks is the unprivileged
-user (see ``autograder/GRADING.md``).
+It is still code inside the student's process: memory-level tricks (numpy arrays over raw
+addresses) switch it off, and the process can suppress its reports. No guarantee rests on it
+(see ``autograder/GRADING.md``).
 """
 
 from __future__ import annotations

@@ -178,6 +178,7 @@ class Sandbox:
         workdir, grader_dir = isolation.paths(kit)
         config = {"workdir": workdir, "hidden_roots": list(hidden_roots), "warm": list(warm),
                   "uid": isolation.worker_user(), "processes": limits.processes,
+                  "kit": isolation.kit_copy(),
                   "policy": policy}
         bootstrap = (f"import sys; sys.path.insert(0, {grader_dir!r}); "
                      "from gradekit.worker import main; main()")
@@ -242,8 +243,9 @@ class Sandbox:
             wire.write_frame(self._req_w, wire.pack(message, blobs))
             header, reply_blobs = wire.unpack(wire.read_frame(self._resp_r, wait))
         except (EOFError, BrokenPipeError, OSError) as exc:
+            death = self._death(exc)   # before killing, so that its own exit status is read
             self.kill()
-            raise self._death(exc) from None
+            raise death from None
         except wire.WireError as exc:
             self.kill()
             raise WorkerDied(f"it sent a malformed reply ({exc})", "a malformed reply") from None
@@ -282,6 +284,8 @@ class Sandbox:
         except subprocess.TimeoutExpired:
             return WorkerDied(f"the worker stopped answering ({type(exc).__name__})",
                               "it stopped answering")
+        if self.isolation.level == "namespaces" and code > 128:
+            code = 128 - code   # bwrap exits with 128 + the signal that killed the worker
         if code == policy.REPORT_CHANNEL_BROKEN:
             self.violations.append({"kind": "tampered with the grader's report channel",
                                     "detail": "the worker's violation reports were blocked"})

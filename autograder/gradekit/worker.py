@@ -21,6 +21,7 @@ import io
 import json
 import os
 import resource
+import shutil
 import signal
 import sys
 import types
@@ -207,9 +208,15 @@ def _raise_soft_timeout(signum, frame):
     raise SoftTimeout()
 
 
-def _give_up_privileges(uid: int | None, processes: int, workdir: str) -> None:
-    """Before any student code: a user of its own when started as root (the sandbox's
+def _give_up_privileges(uid: int | None, processes: int, workdir: str,
+                        kit: str | None) -> None:
+    """Before any student code: the student's own copies of the kit files (``kit``: where the
+    sandbox shows them read-only), a user of its own when started as root (the sandbox's
     namespaces level), and the process-count limit, which counts that user's processes."""
+    for name in sorted(os.listdir(kit)) if kit else []:
+        shutil.copyfile(os.path.join(kit, name), os.path.join(workdir, name))
+        if uid is not None:
+            os.chown(os.path.join(workdir, name), uid, uid)
     if uid is not None:
         os.chown(workdir, uid, uid)
         os.setgroups([])
@@ -223,7 +230,7 @@ def main() -> None:
     config = json.loads(sys.argv[4])
     workdir = config["workdir"]
     os.chdir(workdir)
-    _give_up_privileges(config.get("uid"), int(config["processes"]), workdir)
+    _give_up_privileges(config.get("uid"), int(config["processes"]), workdir, config.get("kit"))
     sys.path.insert(0, workdir)
     sys.modules["otter"] = _fake_otter()
     # Warm the modules student code commonly needs before the policy is in force.
