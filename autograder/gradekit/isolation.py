@@ -42,7 +42,6 @@ import sysconfig
 import tempfile
 import time
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 
 LEVELS = ("namespaces", "user", "none")
@@ -367,6 +366,8 @@ def _mirror_tree(top: str, jail: Path, skip=frozenset()) -> None:
 
 
 def _distributions(names) -> set:
+    from importlib import metadata   # only the user level needs it (30 ms to import)
+
     todo, seen = list(names), {}
     while todo:
         name = todo.pop()
