@@ -91,10 +91,10 @@ def _grade_into(report: results.Report, root: Path, run_otter: bool, limits: Lim
         report.fail_submission(str(exc))
         return
     report.notes.extend(sub.notes)
-    report.flags.extend(scan.suspicious(sub.code_cells))
+    report.flags.extend(scan.suspicious(sub.cells))
 
     warm = submission.imported_modules(sub.code_cells)
-    session = Session(sub.code_cells, [source / "files" / f for f in SUPPORT_FILES],
+    session = Session(sub.cells, [source / "files" / f for f in SUPPORT_FILES],
                       hidden_roots, limits, warm)
     deadline = time.monotonic() + limits.total_seconds + limits.otter_seconds
     try:
