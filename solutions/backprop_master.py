@@ -52,7 +52,8 @@
 # ### Set-up (once)
 #
 # Unzip the bundle, open a terminal in its folder and run this one command (inside a virtual
-# environment if you use one):
+# environment: `README.md` gives the commands to create and activate one on each system; Google
+# Colab is not supported):
 #
 #     python -m pip install -r requirements.txt
 #
