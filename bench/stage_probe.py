@@ -76,7 +76,7 @@ def _install(timings: dict) -> None:
             return original_request(self, message, **kwargs)
         finally:
             timings.setdefault("cells", []).append(
-                {"index": message.get("index"), "seconds": time.perf_counter() - t})
+                {"cell": message.get("cell"), "seconds": time.perf_counter() - t})
 
     sandbox.Sandbox.__init__ = sandbox_init
     sandbox.Sandbox.request = request

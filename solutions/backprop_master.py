@@ -52,7 +52,8 @@
 # ### Set-up (once)
 #
 # Unzip the bundle, open a terminal in its folder and run this one command (inside a virtual
-# environment if you use one):
+# environment: `README.md` gives the commands to create and activate one on each system; Google
+# Colab is not supported):
 #
 #     python -m pip install -r requirements.txt
 #
@@ -63,7 +64,8 @@
 # ### How you work
 #
 # 1. Run the cells from the top: the first one starts the local grader, the second imports the
-#    course's code.
+#    course's code, the third keeps NumPy to one thread (several threads only wait for each
+#    other on this network's small matrices).
 # 2. Write code only where you see `...` inside the functions and the class. Each stub's
 #    docstring gives the shapes of its arguments and results and about how many lines it
 #    takes; the maths it needs is in the text right above it.
@@ -95,6 +97,13 @@ from backprop_support import (MLP, accuracy, gradient_check, gradient_check_laye
                               make_two_moons, one_hot, plot_confusion_matrix,
                               plot_decision_boundary, plot_first_layer_weights, plot_history,
                               plot_misclassified, relu, sigmoid, train)
+
+# %% tags=["otter_ignore"]
+# One thread for NumPy's matrix products: on this network's small matrices several threads
+# only wait for each other, and on a busy computer training became 5 times slower.
+from threadpoolctl import threadpool_limits
+
+_ = threadpool_limits(1)
 
 # %% [markdown]
 # ## The maths you need

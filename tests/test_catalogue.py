@@ -124,6 +124,6 @@ def test_correct_variant_gets_full_marks(entry, graded, questions, forbidden):
                                      f"{failures}")
     assert extra["status"] == "ok" and extra["flags"] == [], \
         f"{entry.name}: status {extra['status']}, flags {extra['flags']}"
-    assert not re.search(r"code cell \d+: (error|timeout|crashed)", results["output"]), \
+    assert not re.search(r"\bcell \d+: (error|timeout|crashed)", results["output"]), \
         f"{entry.name}: a notebook cell failed in grading:\n{results['output']}"
     assert_nothing_leaks(entry, results, forbidden)

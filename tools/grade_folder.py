@@ -149,7 +149,7 @@ def csv_row(name: str, data: dict, questions: dict) -> dict:
     summary = extra.get("summary")
     if not summary:
         lines = [extra.get("error") or ""] + [line for line in data.get("output", "").splitlines()
-                                              if line.startswith("code cell")]
+                                              if line.startswith("cell ")]
         summary = "; ".join(x for x in lines if x)
     row["message"] = summary[:300]
     row["flags"] = "; ".join(extra.get("flags", []))[:500]

@@ -94,10 +94,10 @@ def _grade_with(report: results.Report, root: Path, isolation, checklib,
         report.fail_submission(str(exc))
         return
     report.notes.extend(sub.notes)
-    report.flags.extend(scan.suspicious(sub.code_cells))
+    report.flags.extend(scan.suspicious(sub.cells))
 
     warm = submission.imported_modules(sub.code_cells)
-    session = Session(sub.code_cells, [source / "files" / f for f in SUPPORT_FILES],
+    session = Session(sub.cells, [source / "files" / f for f in SUPPORT_FILES],
                       hidden_roots, isolation, limits, warm,
                       policy=os.environ.get("BACKPROP_TEST_WITHOUT_POLICY") != "1")
     try:

@@ -94,6 +94,27 @@ LIMIT_VARIABLES = {
 }
 
 
+# Where a container's memory limit can be read (cgroup v2, then v1).
+CGROUP_MEMORY_FILES = ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes")
+
+
+def memory_limit_text(limits: Limits) -> str:
+    """The memory limit student code really meets, for messages: the worker's address-space
+    limit or, when smaller, the memory of the machine or container, which the grader shares
+    (Gradescope's default container: 768 MB)."""
+    machine = [os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")]
+    for path in CGROUP_MEMORY_FILES:
+        try:
+            with open(path) as fh:
+                machine.append(int(fh.read().split()[0]))
+        except (OSError, ValueError, IndexError):
+            pass   # no such file, or "max" (no limit)
+    if min(machine) < limits.memory_bytes:
+        return (f"the limit is {min(machine) / 2**20:.0f} MB, the memory of the grading machine, "
+                "shared with the grader")
+    return f"the limit is {limits.memory_bytes / 2**20:.0f} MB of address space for your code"
+
+
 class IsolationUnavailable(RuntimeError):
     """The level asked for (``BACKPROP_ISOLATION``) cannot be set up on this machine."""
 

@@ -78,7 +78,7 @@ class Report:
         for cell in self.cells:
             if cell.status != "ok":
                 first = cell.message.strip().splitlines()[0] if cell.message.strip() else ""
-                lines.append(f"code cell {cell.index + 1}: {cell.status}: {first}"[:300])
+                lines.append(f"cell {cell.number}: {cell.status}: {first}"[:300])
         for name in self.questions:
             stopped = [c for c in self.cases if c.question == name and (c.timed_out or c.crashed)]
             if stopped:

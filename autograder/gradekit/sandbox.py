@@ -36,7 +36,7 @@ from typing import Sequence
 import numpy as np
 
 from . import policy, wire
-from .isolation import Isolation, Limits, sandbox_env
+from .isolation import Isolation, Limits, memory_limit_text, sandbox_env
 
 HERE = Path(__file__).resolve().parent
 WORKER_MODULES = ("__init__.py", "wire.py", "policy.py", "worker.py")
@@ -257,8 +257,7 @@ class Sandbox:
             if kind == "Timeout":
                 raise StudentTimeout(reported, what)
             if kind == "MemoryError":
-                raise StudentError(kind, f"it ran out of memory (the limit is "
-                                         f"{self.limits.memory_bytes / 2**20:.0f} MB)",
+                raise StudentError(kind, f"it ran out of memory ({memory_limit_text(self.limits)})",
                                    str(err.get("line", ""))[:80])
             detail, line = str(err.get("message", ""))[:2000], str(err.get("line", ""))[:80]
             if self.hide_names:
@@ -299,8 +298,9 @@ class Sandbox:
             if sig == "SIGXCPU":
                 return WorkerDied("it used up its CPU time limit", "the CPU time limit")
             if sig in ("SIGKILL", "SIGSEGV", "SIGABRT", "SIGBUS"):
-                return WorkerDied(f"the process was killed by {sig} (out of memory or a "
-                                  "crash?)", "a crash or running out of memory")
+                return WorkerDied(f"the process was killed by {sig}: out of memory "
+                                  f"({memory_limit_text(self.limits)}) or a crash",
+                                  "a crash or running out of memory")
             return WorkerDied(f"the process was killed by {sig}", "a signal")
         return WorkerDied(f"the process exited with code {code} (sys.exit or os._exit?)",
                           "it exited")
@@ -360,7 +360,7 @@ MISSING = _Missing()
 
 @dataclass
 class CellOutcome:
-    index: int
+    number: int            # "cell N", as a student sees it (see submission.py)
     status: str            # ok | error | timeout | crashed | skipped
     message: str = ""
 
@@ -369,12 +369,13 @@ class CellOutcome:
 class Session:
     """A submission's code, loaded into a worker that is restarted when it dies.
 
-    ``cells`` are the code cells to run (already filtered). ``support_files`` are copied into a
-    fresh working directory (the student's own copy of the kit and the data), and the worker
-    runs at ``isolation``'s level.
+    ``cells`` are the code cells to run (already filtered), by their number as a student sees
+    it (``submission.Submission.cells``). ``support_files`` are copied into a
+    fresh working directory (the student's own copy of the kit and the data),
+    and the worker runs at ``isolation``'s level.
     """
 
-    cells: list[str]
+    cells: dict[int, str]
     support_files: Sequence[Path]
     hidden_roots: Sequence[str]
     isolation: Isolation
@@ -431,30 +432,30 @@ class Session:
         self.sandbox.hide_names = self.hidden_phase
         self.sandbox.check_line = self.safe_where
         self.outcomes = []
-        for index, source in enumerate(self.cells):
-            if index in self.fatal_cells:
-                self.outcomes.append(CellOutcome(index, "skipped", "skipped: it stopped the "
+        for number, source in self.cells.items():
+            if number in self.fatal_cells:
+                self.outcomes.append(CellOutcome(number, "skipped", "skipped: it stopped the "
                                                  "worker in an earlier run"))
                 continue
             try:
-                self.sandbox.request({"op": "exec", "index": index},
+                self.sandbox.request({"op": "exec", "cell": number},
                                      timeout=self.limits.cell_seconds, what="one notebook cell",
                                      source=source)
-                self.outcomes.append(CellOutcome(index, "ok"))
+                self.outcomes.append(CellOutcome(number, "ok"))
             except StudentTimeout as exc:
-                self.outcomes.append(CellOutcome(index, "timeout", str(exc)))
+                self.outcomes.append(CellOutcome(number, "timeout", str(exc)))
                 if not self.sandbox.alive:
-                    return self._restart_without(index)
+                    return self._restart_without(number)
             except WorkerDied as exc:
-                self.outcomes.append(CellOutcome(index, "crashed", str(exc)))
-                return self._restart_without(index)
+                self.outcomes.append(CellOutcome(number, "crashed", str(exc)))
+                return self._restart_without(number)
             except StudentError as exc:
-                self.outcomes.append(CellOutcome(index, "error", str(exc)))
+                self.outcomes.append(CellOutcome(number, "error", str(exc)))
                 if exc.type_name == "MemoryError":   # what it holds would starve the tests
-                    return self._restart_without(index)
+                    return self._restart_without(number)
 
-    def _restart_without(self, index: int) -> None:
-        self.fatal_cells.add(index)
+    def _restart_without(self, number: int) -> None:
+        self.fatal_cells.add(number)
         self.restarts += 1
         if self.restarts > len(self.cells) + 2:
             raise RuntimeError("the worker keeps dying")
@@ -462,8 +463,8 @@ class Session:
         self.start()
         # keep the record of what happened to the fatal cell
         for i, outcome in enumerate(self.outcomes):
-            if outcome.index in self.fatal_cells and outcome.status == "skipped":
-                earlier = next((p for p in previous if p.index == outcome.index), None)
+            if outcome.number in self.fatal_cells and outcome.status == "skipped":
+                earlier = next((p for p in previous if p.number == outcome.number), None)
                 if earlier is not None:
                     self.outcomes[i] = earlier
 
@@ -497,7 +498,7 @@ class Session:
         if not match:
             return ""
         cell, row = int(match.group(1)), int(match.group(2))
-        if cell < len(self.cells) and 1 <= row <= self.cells[cell].count("\n") + 1:
+        if cell in self.cells and 1 <= row <= self.cells[cell].count("\n") + 1:
             return line
         return ""
 

@@ -29,15 +29,16 @@ PATTERNS: list[tuple[str, str]] = [
 _COMPILED = [(re.compile(p), why) for p, why in PATTERNS]
 
 
-def suspicious(code_cells: list[str]) -> list[str]:
-    """Human-readable reasons, each with the first line that triggered it."""
+def suspicious(cells: dict[int, str]) -> list[str]:
+    """Human-readable reasons, each with the first line that triggered it (``cells``: code
+    cells by number, ``submission.Submission.cells``)."""
     reasons = []
     for regex, why in _COMPILED:
-        for index, cell in enumerate(code_cells):
+        for number, cell in cells.items():
             match = regex.search(cell)
             if match:
                 line = cell[:match.start()].count("\n") + 1
                 snippet = cell.splitlines()[line - 1].strip()[:80]
-                reasons.append(f"{why} (cell {index}, line {line}: {snippet})")
+                reasons.append(f"{why} (cell {number}, line {line}: {snippet})")
                 break
     return reasons

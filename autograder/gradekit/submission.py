@@ -1,4 +1,10 @@
-"""Reading a submission: whatever arrives, either a clean notebook or a clear reason why not."""
+"""Reading a submission: whatever arrives, either a clean notebook or a clear reason why not.
+
+Cells are named to students in one way everywhere: "cell N" is the N-th cell from the top of
+the uploaded notebook, counting every cell (text and code) from 1: the number shown as
+"Cell N of M" in the status bar of VS Code and of recent JupyterLab for the selected cell.
+"line L" is the L-th line of that cell, as Jupyter numbers them (View > Show Line Numbers).
+"""
 
 from __future__ import annotations
 
@@ -25,8 +31,12 @@ class SubmissionError(Exception):
 class Submission:
     path: Path
     notebook: nbformat.NotebookNode
-    code_cells: list[str]
+    cells: dict[int, str]          # the code cells to grade, by their number ("cell N")
     notes: list[str] = field(default_factory=list)
+
+    @property
+    def code_cells(self) -> list[str]:
+        return list(self.cells.values())
 
 
 def find_notebook(folder: Path) -> Path:
@@ -121,8 +131,8 @@ def load(path: Path) -> Submission:
         raise SubmissionError(f"{path.name} could not be read as a notebook: "
                               f"{type(exc).__name__}") from None
     notes = []
-    cells, unreadable = [], 0
-    for cell in nb.cells:
+    cells, unreadable = {}, 0
+    for number, cell in enumerate(nb.cells, start=1):
         if not isinstance(cell, dict) or cell.get("cell_type") != "code":
             continue
         metadata = cell.get("metadata") if isinstance(cell.get("metadata"), dict) else {}
@@ -135,12 +145,12 @@ def load(path: Path) -> Submission:
         if not isinstance(source, str):
             unreadable += 1
             continue
-        cells.append(source)
+        cells[number] = source
     if unreadable:
         notes.append(f"{unreadable} code cell(s) had no readable source and were skipped")
     if not cells:
         raise SubmissionError(f"{path.name} has no code cells")
-    if sum(len(c) for c in cells) > MAX_CODE_CHARS:
+    if sum(len(c) for c in cells.values()) > MAX_CODE_CHARS:
         raise SubmissionError("the notebook holds more than 2 million characters of code")
     metadata = nb.get("metadata") if isinstance(nb.get("metadata"), dict) else {}
     meta = metadata.get("otter") if isinstance(metadata.get("otter"), dict) else {}

@@ -26,6 +26,9 @@ from .sandbox import Session, StudentError, StudentTimeout, WorkerDied
 
 _PLACE = re.compile(r"cell \d+, line \d+")
 _NUMBER = re.compile(r"(?<![\w\[.])[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?%?")
+_UNDEFINED = re.compile(r"`([A-Za-z_]\w*)` is not defined")
+_FAILED = {"error": "raised an error", "timeout": "hit its time limit",
+           "crashed": "stopped the grading process", "skipped": "did not run"}
 
 
 @dataclass
@@ -79,6 +82,24 @@ def _first_line(text: str) -> str:
     return text.strip().splitlines()[0][:300] if text.strip() else ""
 
 
+def failed_definition(message: str, session: Session) -> str:
+    """For a check's "`X` is not defined", the cell that defines ``X`` at top level if that cell
+    failed (a syntax error, say): the sentence to show instead. Otherwise ""."""
+    match = _UNDEFINED.match(message)
+    if not match:
+        return ""
+    name = match.group(1)
+    defines = re.compile(rf"^(?:(?:async\s+)?def|class)\s+{name}\b|^{name}\s*(?::[^=\n]*)?=(?!=)",
+                         re.MULTILINE)
+    failed = {o.number: o.status for o in session.outcomes if o.status in _FAILED}
+    for number in reversed([n for n in session.cells if n in failed]):
+        if defines.search(session.cells[number]):
+            return (f"`{name}` is not defined because cell {number}, which defines it, "
+                    f"{_FAILED[failed[number]]}: fix that cell first (the cells that failed are "
+                    "listed at the top of your results).")
+    return ""
+
+
 def describe_failure(exc: BaseException, failure_message: str | None, check_failed: type,
                      session: Session) -> tuple[str, str]:
     """(full message, message safe for a hidden test) for a failing test case.
@@ -92,6 +113,9 @@ def describe_failure(exc: BaseException, failure_message: str | None, check_fail
         where = session.safe_where(exc.line)
         return str(exc), exc.safe + (f" ({where})" if where else "")
     if isinstance(exc, check_failed):
+        because = failed_definition(str(exc), session)
+        if because:
+            return because, because
         return str(exc), without_numbers(_first_line(str(exc))) or fallback
     detail = f"{type(exc).__name__}: {exc}"
     return f"{fallback}\n  ({detail})", fallback

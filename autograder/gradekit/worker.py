@@ -114,7 +114,7 @@ class Worker:
         arg = lambda node: wire.decode(node, blobs, self.from_ref, self.extra)  # noqa: E731
         if op == "exec":
             source = _strip_magics(msg["source"])
-            code = compile(source, f"<cell {msg.get('index', '?')}>", "exec")
+            code = compile(source, f"<cell {msg.get('cell', '?')}>", "exec")
             exec(code, self.namespace)  # noqa: S102 - running student code is the point
             return None
         if op == "global":
@@ -186,16 +186,21 @@ class Worker:
 
 
 def _message(exc: BaseException) -> str:
-    """``str(exc)``, capped; an exception whose ``__str__`` fails is described, not raised."""
+    """``str(exc)``, capped; an exception whose ``__str__`` fails is described, not raised.
+    A syntax error's own text only: its cell and line are reported apart."""
     try:
+        if isinstance(exc, SyntaxError):
+            return str(exc.msg)[:2000]
         return str(exc)[:2000]
     except BaseException:  # noqa: BLE001 - student-defined __str__ may do anything
         return "(the exception's message could not be read)"
 
 
 def _student_line(exc: BaseException) -> str:
-    """``<cell N>, line L`` of the innermost frame in student code, if any."""
+    """``cell N, line L`` of the innermost frame in student code (or of a syntax error)."""
     where, tb = "", exc.__traceback__
+    if isinstance(exc, SyntaxError) and str(exc.filename).startswith("<cell"):
+        where = f"{str(exc.filename).strip('<>')}, line {exc.lineno}"
     while tb is not None:
         name = tb.tb_frame.f_code.co_filename
         if name.startswith("<cell"):

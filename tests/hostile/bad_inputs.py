@@ -113,14 +113,14 @@ raise RuntimeError("; ".join(attempts))
 BAD_INPUTS = [
     Hostile("syntax_error", "a cell with a syntax error", base="reference",
             build=lambda: with_cell(reference(), "def broken(:\n    pass\n"),
-            message=r"code cell \d+: error: your code raised SyntaxError"),
+            message=r"\bcell \d+: error: your code raised SyntaxError"),
     Hostile("exception_in_one_question", "sigmoid_derivative raises", base="reference",
             build=_one_question_raises, below_full=("q1", "q4", "q5"),
             message=r"raised ValueError \(cell \d+, line \d+\)[\s\S]{0,300}sigmoid_derivative "
                     r"is not finished"),
     Hostile("endless_loop_cell", "`while True: pass` at top level", base="reference",
             build=lambda: with_cell(reference(), "while True:\n    pass\n"), status="timeout",
-            message=r"code cell \d+: timeout: .*did not finish within 3 s, the time limit for "
+            message=r"\bcell \d+: timeout: .*did not finish within 3 s, the time limit for "
                     r"one notebook cell"),
     Hostile("endless_loop_in_function", "softmax never returns", base="reference",
             build=_loop_in_function, status="timeout", below_full=("q2", "q5", "q6"),
@@ -128,25 +128,25 @@ BAD_INPUTS = [
                     r"code"),
     Hostile("unstoppable_loop", "a loop that swallows the interrupt", base="reference",
             build=lambda: with_cell(reference(), UNSTOPPABLE), status="timeout",
-            message=r"code cell \d+: timeout: .*did not finish within 3 s"),
+            message=r"\bcell \d+: timeout: .*did not finish within 3 s"),
     Hostile("memory_hog", "allocates without bound, in a cell and in relu_derivative",
             base="reference", build=_memory_hog, below_full=("q1", "q4", "q5", "q6"),
-            message=r"code cell \d+: error: your code raised MemoryError.*ran out of memory "
-                    r"\(the limit is \d+ MB\)"),
+            message=r"\bcell \d+: error: your code raised MemoryError.*ran out of memory "
+                    r"\(the limit is \d+ MB"),
     Hostile("sys_exit", "calls sys.exit()", base="reference",
             build=lambda: with_cell(reference(), "import sys\nsys.exit('bye')\n"),
-            message=r"code cell \d+: error: your code raised SystemExit"),
+            message=r"\bcell \d+: error: your code raised SystemExit"),
     Hostile("os_exit", "calls os._exit(3)", base="reference",
             build=lambda: with_cell(reference(), "import os\nos._exit(3)\n"), status="crashed",
-            message=r"code cell \d+: crashed: .*exited with code 3"),
+            message=r"\bcell \d+: crashed: .*exited with code 3"),
     Hostile("abort_crash", "kills its process with os.abort()", base="reference",
             build=lambda: with_cell(reference(), "import os\nos.abort()\n"), status="crashed",
-            message=r"code cell \d+: crashed: .*SIGABRT"),
+            message=r"\bcell \d+: crashed: .*SIGABRT"),
     Hostile("deep_recursion", "recursion that overflows the C stack", base="reference",
             build=lambda: with_cell(reference(), "import sys\nsys.setrecursionlimit(10**8)\n"
                                     "nested = []\nfor _ in range(10**6):\n"
                                     "    nested = [nested]\nrepr(nested)\n"),
-            status="crashed", message=r"code cell \d+: crashed: .*(SIGSEGV|crash)"),
+            status="crashed", message=r"\bcell \d+: crashed: .*(SIGSEGV|crash)"),
     Hostile("nan_and_inf", "softmax returns nan, cross_entropy inf", base="reference",
             build=_nan_and_inf, below_full=("q2", "q5", "q6"), message=r"nan/inf"),
     Hostile("missing_function", "softmax renamed to soft_max", base="reference",
