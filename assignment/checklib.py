@@ -465,9 +465,9 @@ def read_attribute(obj: Any, name: str, what: str, hint: str) -> Any:
 def call_within(seconds: float, what: str, fn: Callable, *args: Any) -> Any:
     """``call_student(what, fn, *args)`` that must finish within ``seconds``.
 
-    In the notebook an alarm stops the call; in the grader the sandbox's own per-call limit
-    stops it, and the elapsed time is compared here. Used where finite differences (millions
-    of forward passes) instead of the backprop equations cannot finish in time.
+    In the grader the call gets that as its own time limit (``call_limited``); in the
+    notebook an alarm stops it. Used where finite differences (millions of forward passes)
+    instead of the backprop equations cannot finish in time.
     """
     import signal
     import threading
@@ -479,24 +479,27 @@ def call_within(seconds: float, what: str, fn: Callable, *args: Any) -> Any:
     def alarm(signum, frame):
         raise TooSlow()
 
-    local = (threading.current_thread() is threading.main_thread()
-             and not hasattr(fn, "remote_type_name") and hasattr(signal, "setitimer"))
-    slow = CheckFailed(f"{what} did not finish within {seconds:g} s on a layer of 1024 x 1024 "
-                       "(a correct one needs well under a second): compute the gradients with "
-                       "the backpropagation equations 2 to 4 as whole-batch matrix products, "
-                       "not numerically (finite differences need millions of forward passes) "
-                       "and not with a Python loop over the entries.",
-                       mistake="backward_not_vectorised")
+    slow = CheckFailed(f"{what} did not finish within {seconds:g} s (a correct one needs well "
+                       "under a second): compute the gradients with the backpropagation "
+                       "equations 2 to 4 as whole-batch matrix products, not numerically "
+                       "(finite differences need millions of forward passes here) and not "
+                       "with a Python loop over the entries.", mistake="backward_not_vectorised")
+    limited = getattr(fn, "call_limited", None)
+    local = (limited is None and threading.current_thread() is threading.main_thread()
+             and hasattr(signal, "setitimer"))
     start = time.perf_counter()
     previous = signal.signal(signal.SIGALRM, alarm) if local else None
     if local:
         signal.setitimer(signal.ITIMER_REAL, seconds)
     try:
-        result = call_student(what, fn, *args)
+        if limited is not None:
+            result = call_student(what, lambda *a: limited(seconds, *a), *args)
+        else:
+            result = call_student(what, fn, *args)
     except TooSlow:
         raise slow from None
-    except Exception as exc:  # noqa: BLE001 - the grader's per-call limit
-        if getattr(exc, "type_name", "") == "Timeout" and "one call" in str(exc):
+    except Exception as exc:  # noqa: BLE001 - the grader's limit for this call
+        if getattr(exc, "type_name", "") == "Timeout" and "its own time limit" in str(exc):
             raise slow from None
         raise
     finally:
@@ -788,10 +791,12 @@ def linear_backward_once(LinearLayer, layer, W, b, x, g, when: str = ""):
     n_batch, n_in = x.shape
     n_out = g.shape[1]
     call_student("LinearLayer.forward(x)", layer.forward, x.copy())
-    dx = call_student("LinearLayer.backward(grad_out)", layer.backward, g.copy())
+    dx = call_student("LinearLayer.backward(grad_out)", layer.backward, g.copy(),
+                      context="parameters")
     hints = linear_backward_shape_hints(n_batch, n_in, n_out)
     sizes = f"(B={n_batch}, n_in={n_in}, n_out={n_out}){when}"
-    dx = expect_array(f"dX returned by backward {sizes}", dx, x.shape, shape_hints=hints["dx"])
+    dx = expect_array(f"LinearLayer.backward(grad_out) {sizes}", dx, x.shape,
+                      shape_hints=hints["dx"])
     dW = expect_array(f"layer.dW after backward {sizes}",
                       read_attribute(layer, "dW", "layer.dW", "backward must store self.dW."),
                       W.shape)
@@ -995,7 +1000,7 @@ def check_train_step(train_step, LinearLayer, activation: str = "relu", seed: in
     expected_loss, expected, grads = sgd_reference(weights, x, y, activation, lr)
     after = mean_cross_entropy(forward_with(expected, x, activation)[0], y)
     what = "train_step(model, x, y, lr)"
-    loss = call_student(what, train_step, model, x.copy(), y.copy(), lr)
+    loss = call_student(what, train_step, model, x.copy(), y.copy(), lr, context="parameters")
     check_returned_loss(loss, expected_loss, after, n_batch)
     new_weights = read_weights(layers, sizes, "after one step")
     probs = softmax_rows(forward_with(weights, x, activation)[0])
@@ -1142,7 +1147,17 @@ def check_mnist_accuracy(train_step, LinearLayer, **overrides: Any) -> float:
                    for _, _, idx in chunk]
         before = read_weights(layers, sizes, "during training") if done in checked else None
         start = time.perf_counter()
-        losses = call_student(what, run_steps, [(model, x, y, cfg["lr"]) for x, y in batches])
+        try:
+            losses = call_student(what, run_steps, [(model, x, y, cfg["lr"]) for x, y in batches],
+                                  context="parameters")
+        except Exception as exc:  # noqa: BLE001 - one step over the grader's per-call limit
+            if getattr(exc, "type_name", "") == "Timeout" and "calls into your code" in str(exc):
+                raise CheckFailed(f"training is too slow: {len(chunk)} training step(s) did not "
+                                  "finish within the time limit for them. Use whole-batch "
+                                  "matrix products and the backpropagation equations, not a "
+                                  "Python loop over the examples or numerical gradients.",
+                                  mistake="training_too_slow") from None
+            raise
         spent += time.perf_counter() - start
         if type(losses) is not list or len(losses) != len(chunk):
             raise CheckFailed("training on MNIST: train_step did not return one loss per call.",
@@ -1158,7 +1173,7 @@ def check_mnist_accuracy(train_step, LinearLayer, **overrides: Any) -> float:
                     f"batch {batch + 1} (or train_step did not return a number).",
                     mistake="training_diverged")
         if before is not None:
-            check_sgd_step(before, layers, sizes, batches[0], cfg["lr"], losses[0])
+            check_sgd_step(before, layers, sizes, batches[0], cfg["lr"])
         done = end
         if done in (5, 20) or done % 100 == 0 or done == total:
             projected = spent / done * cfg.get("project_to", total)
@@ -1183,17 +1198,14 @@ def check_mnist_accuracy(train_step, LinearLayer, **overrides: Any) -> float:
     return acc
 
 
-def check_sgd_step(before, layers, sizes, batch, lr: float, loss: Any) -> None:
+def check_sgd_step(before, layers, sizes, batch, lr: float) -> None:
     """The step just taken was SGD with backprop gradients from the weights ``before`` it."""
     x, y = (np.asarray(a, dtype=np.float64) for a in batch)
-    expected_loss, expected, grads = sgd_reference(before, x, y, "relu", lr)
+    _, _, grads = sgd_reference(before, x, y, "relu", lr)
     after = read_weights(layers, sizes, "during training")
     why = ("training on MNIST: a step of train_step is not one SGD step with the "
            "backpropagated gradient (W -= lr * dW for every layer, dW from the weights before "
-           "the step): points for MNIST need that step.")
-    if not close_number(_as_float(loss), expected_loss, 1e-3):
-        raise CheckFailed(why + " Its returned loss is not the loss before the step.",
-                          mistake="not_backprop_update")
+           "the step): points for MNIST need that step (Question 5 checks it in detail).")
     for k in range(len(sizes) - 1):
         for which in (0, 1):
             moved = after[k][which] - before[k][which]

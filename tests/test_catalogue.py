@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from catalogue import BUGS, CORRECT, ENTRIES, Entry, notebook_for
-from conftest import question_scores, visible_text
+from catalogue import BUGS, CORRECT, ENTRIES, SHORTCUTS, Entry, notebook_for
+from conftest import caught_locally, question_scores, visible_text
 
 BY_NAME = {entry.name: entry for entry in ENTRIES}
 
@@ -25,7 +25,12 @@ def test_catalogue_covers_enough_bugs_and_variants():
     assert len(BUGS) >= 25, f"only {len(BUGS)} buggy entries"
     assert len(CORRECT) >= 8, f"only {len(CORRECT)} correct variants"
     assert len(BY_NAME) == len(ENTRIES), "two catalogue entries share a name"
-    assert all(entry.words for entry in BUGS), "a buggy entry records no feedback words"
+    assert all(entry.words for entry in BUGS + SHORTCUTS), "an entry records no feedback words"
+    assert len(SHORTCUTS) >= 2, "too few shortcut (no backprop) entries"
+    # every bug class except hard-coded public outputs is named by a public check
+    assert all(e.local for e in BUGS + SHORTCUTS
+               if e.name not in ("hardcoded_public_loss", "wrong_quiz_answer")), \
+        [e.name for e in BUGS + SHORTCUTS if not e.local]
     assert sum(entry.with_otter for entry in ENTRIES) >= 4, "too few entries checked with otter"
 
 
@@ -94,7 +99,7 @@ def failed_lines(results: dict) -> dict[str, list[str]]:
             for t in results["tests"] if t["visibility"] != "hidden"}
 
 
-@pytest.mark.parametrize("entry", BUGS, ids=lambda e: e.name)
+@pytest.mark.parametrize("entry", BUGS + SHORTCUTS, ids=lambda e: e.name)
 def test_bug_loses_exactly_its_questions_and_is_named(entry, graded, questions, forbidden):
     results = graded[entry.name].result()
     scores = question_scores(results)
@@ -115,6 +120,12 @@ def test_bug_loses_exactly_its_questions_and_is_named(entry, graded, questions, 
     assert not missing, (f"{entry.name}: the student-visible feedback does not contain "
                          f"{missing}:\n{visible_text(results)}")
     assert_nothing_leaks(entry, results, forbidden)
+    assert caught_locally(entry.words, results) == entry.local, (
+        f"{entry.name}: the catalogue records that the public checks "
+        f"{'name' if entry.local else 'do not name'} it, but they "
+        f"{'do not' if entry.local else 'do'}:\n{visible_text(results)}")
+    if entry.kind == "shortcut":
+        assert results["extra_data"]["mistakes"], f"{entry.name}: no mistake id recorded"
     if entry.with_otter:
         assert extra["otter"]["status"] == "ok", f"{entry.name}: otter run {extra['otter']}"
         assert extra["otter"]["scores"] == scores, (
