@@ -50,6 +50,7 @@ MISTAKES = {
     "broadcast_shapes": "arrays of different shapes combined",
     "missing_attribute": "an attribute read before it was set",
     "index_out_of_range": "an index out of range",
+    "raised_exception": "a graded function raised another exception",
     "relu_derivative_returns_relu": "relu_derivative returns ReLU itself",
     "relu_mask_inverted": "relu_derivative masks z < 0 instead of z > 0",
     "sigmoid_derivative_returns_sigmoid": "sigmoid_derivative returns the sigmoid itself",
@@ -319,7 +320,8 @@ def call_student(what: str, fn: Callable, *args: Any, context: str = "") -> Any:
         where = f" ({exc.line})" if getattr(exc, "line", "") else ""
         hint, mistake = explain_error(detail, context)
         raise CheckFailed(f"{what} raised {type_name}{where}" + (f": {hint}" if hint else ".")
-                          + f"\n  {type_name}: {detail}", mistake=mistake) from exc
+                          + f"\n  {type_name}: {detail}",
+                          mistake=mistake or "raised_exception") from exc
 
 
 # ---------------------------------------------------------------------------

@@ -28,6 +28,7 @@ import pytest
 
 from conftest import (ROOT, grade_folder, question_scores, solution_notebook, student_notebook,
                       visible_text)
+import hostile
 from hostile import ALL, BAD_INPUTS, DECEPTIONS, TAMPERING, bad_inputs, tampering
 from hostile.gradescope import gradescope_problems
 
@@ -286,8 +287,11 @@ def test_a_time_budget_used_up_is_a_timeout_never_a_wrong_answer(grade):
     """With the total budget used up partway through the tests, every case that did not pass
     is reported as timed out (status ``timeout``), never as a wrong answer: q7's correct
     answers are not "wrong" because their names could no longer be read."""
-    with environment({**LIMITS, "BACKPROP_TOTAL_SECONDS": "4"}):
-        results = grade(solution_notebook(), "slow_machine.ipynb", run_otter=False)
+    # the cells take 2.5 s of a 3.5 s budget: it runs out during the tests (the MNIST check
+    # alone needs more than 1 s), or on a very busy machine already during the cells
+    slow = hostile.with_cell(solution_notebook(), "import time\ntime.sleep(2.5)")
+    with environment({**LIMITS, "BACKPROP_TOTAL_SECONDS": "3.5"}):
+        results = grade(slow, "slow_machine.ipynb", run_otter=False)
     extra = results["extra_data"]
     failed = [c for c in extra["cases"] if not c["passed"]]
     assert failed, "the budget did not run out: lower BACKPROP_TOTAL_SECONDS in this test"
