@@ -567,8 +567,12 @@ def forward_layers(model, layers, weights, x, activation: str) -> None:
     _, pre = forward_with(weights, x, activation)
     acts = [ACTS[activation](z) for z in pre]
     for k, layer in enumerate(layers):
-        call_student(f"layers[{k}].forward(x) (your LinearLayer.forward)", layer.forward,
-                     (x if k == 0 else acts[k - 1]).copy())
+        out = call_student(f"layers[{k}].forward(x) (your LinearLayer.forward)", layer.forward,
+                           (x if k == 0 else acts[k - 1]).copy())
+        if out is None:
+            raise CheckFailed(f"layers[{k}].forward(x) returned None: LinearLayer.forward is not "
+                              "implemented yet (Question 3), or it is missing a `return`.",
+                              mistake="not_implemented")
     model.pre_activations, model.activations = pre, acts
 
 
