@@ -26,7 +26,10 @@
 #   show_hidden: false
 # files:
 #   - backprop_support.py
+#   - diagnostics.py
+#   - backprop_maths.py
 #   - checklib.py
+#   - grading_settings.py
 #   - mnist.npz
 # autograder_files:
 #   - backprop_reference.py
@@ -57,8 +60,9 @@
 #     python -m pip install -r requirements.txt
 #
 # Then start `jupyter lab backprop.ipynb` (or open the notebook in VS Code). Keep
-# `backprop_support.py`, `checklib.py`, `mnist.npz` and the `tests/` folder beside the notebook:
-# it imports them.
+# `backprop_support.py`, `diagnostics.py`, `backprop_maths.py`, `checklib.py`,
+# `grading_settings.py`, `mnist.npz` and the `tests/` folder beside the notebook: it imports
+# them.
 #
 # ### How you work
 #
@@ -91,10 +95,11 @@
 # %%
 import numpy as np
 
-from backprop_support import (MLP, accuracy, gradient_check, gradient_check_layer, load_mnist,
-                              make_two_moons, one_hot, plot_confusion_matrix,
-                              plot_decision_boundary, plot_first_layer_weights, plot_history,
-                              plot_misclassified, relu, sigmoid, train)
+from backprop_support import (MLP, accuracy, load_mnist, make_two_moons, one_hot,
+                              plot_confusion_matrix, plot_decision_boundary,
+                              plot_first_layer_weights, plot_history, plot_misclassified, relu,
+                              sigmoid, train)
+from diagnostics import debugging_checklist, gradient_check, gradient_check_layer
 
 # %% [markdown]
 # ## The maths you need
@@ -1055,5 +1060,4 @@ def test_answers_hidden(q7_1, q7_2, q7_3, q7_4):
 # Fix the first `FAIL` first: later items often fail because of an earlier one.
 
 # %% tags=["otter_ignore"]
-from checklib import debugging_checklist
-debugging_checklist(LinearLayer, network_backward, softmax, cross_entropy, train_step)
+debugging_checklist(LinearLayer, network_backward, softmax, cross_entropy, train_step);

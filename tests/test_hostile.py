@@ -327,9 +327,9 @@ def secrets(source_dir) -> dict[str, list]:
                                  if len(ln.strip()) >= 25]
             else:
                 public_numbers |= numbers
-    for public in [source_dir / "files" / "checklib.py",
-                   source_dir / "files" / "backprop_support.py",
-                   ROOT / "assignment" / "backprop.ipynb"]:
+    for public in [*(source_dir / "files").glob("*.py"), ROOT / "assignment" / "backprop.ipynb"]:
+        if public.name == "backprop_reference.py":
+            continue
         public_numbers |= {float(n) for n in re.findall(r"\d+(?:\.\d+)?", public.read_text())}
     distinctive = sorted(n for n in hidden_numbers - public_numbers if n >= 100)
     solution, inside = [], False
