@@ -121,6 +121,20 @@ BUGS = [
         "rng argument", "q3", ["rng argument"],
         (HE_INIT, HE_INIT.replace("rng.normal", "np.random.normal")),
         ("class LinearLayer:", "np.random.seed(0)\n\n\nclass LinearLayer:")),
+    bug("per_example_loop", "backward correct but written as Python loops over the examples "
+        "and output units: too slow for the MNIST time budget", "q6", ["too slow"],
+        ("        self.dW = self.x.T @ grad_out\n"
+         "        self.db = grad_out.sum(axis=0)\n"
+         "        return grad_out @ self.W.T\n",
+         "        self.dW = np.zeros_like(self.W)\n"
+         "        self.db = np.zeros_like(self.b)\n"
+         "        dx = np.zeros_like(self.x)\n"
+         "        for i in range(grad_out.shape[0]):\n"
+         "            for j in range(grad_out.shape[1]):\n"
+         "                self.dW[:, j] += self.x[i] * grad_out[i, j]\n"
+         "                dx[i] += self.W[:, j] * grad_out[i, j]\n"
+         "            self.db += grad_out[i]\n"
+         "        return dx\n")),
     # -- activations, softmax, loss (q1, q2) -------------------------------------------------
     bug("relu_derivative_returns_relu", "relu_derivative returns max(z, 0), ReLU itself",
         "q1 q4 q5 q6", ["relu_derivative", "ReLU itself instead of its derivative"],
