@@ -289,7 +289,8 @@ def test_relu_derivative_hidden(relu_derivative):
 # $\log 0 = -\infty$; worse, $0 \cdot \log 0$ is `nan` in floating point, even where $Y_{ik} = 0$
 # should make the term vanish. Clip the probabilities to at least `1e-12` before the log
 # (`np.clip` or `np.maximum` do it): such a tiny floor changes nothing for sensible predictions and
-# caps the loss of a confidently wrong one at $-\log 10^{-12} \approx 27.6$.
+# caps the loss of a confidently wrong one at $-\log 10^{-12} \approx 27.6$. Any floor from
+# `1e-16` to `1e-7` is accepted (scikit-learn uses `1e-15`; `log(probs + eps)` works too).
 #
 # **Why the gradient of softmax with cross-entropy is $(\hat Y - Y)/B$** (equation 1). Take one
 # example: logits $z$, $p = \operatorname{softmax}(z)$, one-hot $y$ and loss
@@ -878,8 +879,11 @@ plot_decision_boundary({"no hidden layer": linear_model, "two hidden sigmoid lay
 # Nothing new to write: the grader builds `MLP([784, 128, 10], LinearLayer, rng)` with your
 # layer, trains it with your `train_step` on the first 20,000 training images (3 epochs,
 # learning rate 0.1, batches of 64) and measures its accuracy on the 10,000 test images. You
-# need at least **90 %**; a correct implementation reaches about 93 %. Training must also be
-# vectorised: a Python loop over the examples of a batch is far too slow and is stopped.
+# need at least **90 %**; a correct implementation reaches about 93 %. At a few steps the
+# grader also checks that your `train_step` took one SGD step with the backpropagated gradient:
+# the points need backpropagation, not weights found another way. Training must also be
+# vectorised: a Python loop over the examples of a batch is far too slow and is stopped. The
+# local check trains on a small slice and tells you if the graded run would be too slow.
 #
 # The cells below train the same network on all 60,000 training images for 5 epochs (a few
 # seconds) so that you can watch it learn; they do not run during grading. The left plot shows
@@ -963,7 +967,8 @@ def test_mnist_accuracy_hidden(train_step, LinearLayer):
 # ## Question 7: knowledge check (6 points)
 #
 # Set each variable to the letter of the best answer, as a lower-case string: `"a"`, `"b"`,
-# `"c"` or `"d"`. The local check only verifies the format; Gradescope grades the answers.
+# `"c"` or `"d"`. The local check only verifies the format and awards no points; Gradescope
+# grades the answers and shows that result after the due date.
 #
 # **7.1** What does `LinearLayer.backward(grad_out)` return?
 #
