@@ -135,8 +135,10 @@ def not_implemented_hint(what: str, value: Any) -> str:
 
 def require_defined(name: str, value: Any) -> None:
     if value is None:
-        raise CheckFailed(f"`{name}` is not defined: run the cell that defines it "
-                          "(and check that you did not rename it).", mistake="not_defined")
+        raise CheckFailed(f"`{name}` is not defined: the cell that defines it has not run to "
+                          "the end (an error in that cell, a SyntaxError for example, stops "
+                          "the whole cell: fix it and run the cell again), or it was renamed.",
+                          mistake="not_defined")
 
 
 def expect_array(what: str, value: Any, shape: tuple | None = None, *,
@@ -290,8 +292,10 @@ def call_student(what: str, fn: Callable, *args: Any, context: str = "") -> Any:
     follows on the next line. Timeouts and worker crashes in the grader pass through.
     """
     if fn is None:
-        raise CheckFailed(f"{what}: a name it needs is not defined: run the cell that defines "
-                          "it, and check that you did not rename it.", mistake="not_defined")
+        raise CheckFailed(f"{what}: a name it needs is not defined: the cell that defines it "
+                          "has not run to the end (an error in that cell, a SyntaxError for "
+                          "example, stops the whole cell), or it was renamed.",
+                          mistake="not_defined")
     try:
         return fn(*args)
     except CheckFailed:

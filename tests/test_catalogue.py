@@ -80,7 +80,9 @@ def solution_lines(source_dir: Path) -> set[str]:
 def forbidden(source_dir) -> dict[str, set[str]]:
     found = {"hidden test source": hidden_test_lines(source_dir),
              "solution code": solution_lines(source_dir),
-             "marker": {"backprop_reference", "BEGIN SOLUTION", "END SOLUTION"}}
+             "marker": {"backprop_reference", "BEGIN SOLUTION", "END SOLUTION"},
+             # messages point to the equation and the shapes, never the formula itself
+             "formula": {"x.T @ grad_out", "grad_out @ W.T", "grad_out @ self.W.T"}}
     assert len(found["hidden test source"]) > 30 and len(found["solution code"]) > 10, \
         "could not read the hidden tests or the reference solution from the autograder zip"
     return found

@@ -154,6 +154,7 @@ def test_solution_notebook_demos_report_success(executed_solution):
         f"the MNIST demo should train 5 epochs to above 95 % test accuracy:\n{training}")
     checklist = next(t for s, t in outputs.items() if "debugging_checklist(" in s)
     assert "6 of 6 ok." in checklist, f"the debugging checklist fails the reference:\n{checklist}"
+    assert "{'" not in checklist, f"the checklist cell echoes its return value:\n{checklist}"
 
 
 def test_blank_notebook_runs_to_the_end_with_clear_errors(executed_blank):
