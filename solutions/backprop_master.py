@@ -554,22 +554,12 @@ def test_linear_backward_vectorised(LinearLayer):
 # %%
 """ # BEGIN TEST CONFIG
 hidden: true
-failure_message: LinearLayer.backward gives wrong gradients for layers of other sizes.
+failure_message: LinearLayer.backward gives wrong gradients for layers of other sizes, changes W or b, or adds to the gradients of an earlier call.
 """ # END TEST CONFIG
 def test_linear_backward_reference_hidden(LinearLayer):
     import checklib
     checklib.check_linear_backward(LinearLayer, seed=505, show_values=False,
-                                   shapes=[(5, 3, 4), (1, 6, 2), (7, 7, 7)])
-
-
-# %%
-""" # BEGIN TEST CONFIG
-hidden: true
-failure_message: LinearLayer.backward must not change W or b, and calling it again must give the new batch's gradients.
-""" # END TEST CONFIG
-def test_linear_backward_is_pure_hidden(LinearLayer):
-    import checklib
-    checklib.check_linear_backward(LinearLayer, seed=606, show_values=False, shapes=[(5, 4, 3)])
+                                   shapes=[(5, 3, 4), (1, 6, 2), (7, 7, 7), (5, 4, 3)])
 
 
 # %%

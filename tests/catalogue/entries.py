@@ -183,7 +183,7 @@ BUGS = [
         ("model.pre_activations[i]", "model.pre_activations[i - 1]")),
     bug("sigmoid_derivative_at_activation", "network_backward evaluates the derivative at "
         "model.activations[i] instead of the pre-activation", "q4 q5",
-        ["network_backward", "activations[i]"],
+        ["derivative evaluated at model.activations[i]"],
         ("derivative(model.pre_activations[i])", "derivative(model.activations[i])"),
         with_otter=True),
     bug("first_layer_skipped", "network_backward's loop stops before the first layer",
