@@ -126,8 +126,11 @@ def test_bug_loses_exactly_its_questions_and_is_named(entry, graded, questions, 
         f"{entry.name}: the catalogue records that the public checks "
         f"{'name' if entry.local else 'do not name'} it, but they "
         f"{'do not' if entry.local else 'do'}:\n{visible_text(results)}")
-    if entry.kind == "shortcut":
-        assert results["extra_data"]["mistakes"], f"{entry.name}: no mistake id recorded"
+    mistakes = results["extra_data"]["mistakes"]
+    assert mistakes and {m["question"] for m in mistakes} <= set(entry.loses), \
+        f"{entry.name}: mistake ids {mistakes} do not match the questions it loses"
+    leaked = [m["id"] for m in mistakes if m["id"] in visible_text(results)]
+    assert not leaked, f"{entry.name}: instructor-only mistake ids are visible: {leaked}"
     if entry.with_otter:
         assert extra["otter"]["status"] == "ok", f"{entry.name}: otter run {extra['otter']}"
         assert extra["otter"]["scores"] == scores, (
