@@ -7,8 +7,7 @@ uses its own copy. Your code lives in the notebook. The pieces:
 * ``MLP``: a multi-layer perceptron built from *your* ``LinearLayer`` class
 * data: ``load_mnist``, ``make_two_moons``
 * training: ``train`` (the mini-batch loop that calls *your* ``train_step``), ``accuracy``
-* debugging: ``numerical_gradient``, ``gradient_check_layer`` (one layer),
-  ``gradient_check`` (a whole network)
+* debugging tools live in ``diagnostics.py`` (gradient checks, the debugging checklist)
 * pictures: ``plot_history``, ``plot_confusion_matrix``, ``plot_misclassified``,
   ``plot_first_layer_weights``, ``plot_decision_boundary``
 
@@ -84,6 +83,22 @@ class MLP:
                        for n_in, n_out in zip(self.layer_sizes[:-1], self.layer_sizes[1:])]
         self.pre_activations: list[np.ndarray] = []
         self.activations: list[np.ndarray] = []
+
+    @classmethod
+    def from_layers(cls, layers: Sequence[Any], layer_sizes: Sequence[int],
+                    activation: str = "relu") -> "MLP":
+        """An MLP around layers that already exist (the checks build their networks so)."""
+        model = cls.__new__(cls)
+        model.layer_sizes, model.activation = list(layer_sizes), activation
+        model.layers = list(layers)
+        model.pre_activations, model.activations = [], []
+        return model
+
+    def wire_state(self) -> dict:
+        """What the grader sends to rebuild this model where the student's code runs."""
+        return {"layer_sizes": list(self.layer_sizes), "activation": str(self.activation),
+                "layers": list(self.layers), "pre_activations": list(self.pre_activations),
+                "activations": list(self.activations)}
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         """Logits ``(B, n_out)`` for inputs ``(B, n_in)``; caches what ``network_backward`` needs."""
@@ -288,208 +303,6 @@ def _divergence_message(model: MLP, loss: float, when: str) -> str:
                 "the learning rate).")
     return (f"the loss became {loss} at {when} although every weight is finite: check the "
             "max subtraction in softmax and the log guard in cross_entropy.")
-
-
-# ---------------------------------------------------------------------------
-# Gradient checking (for your own debugging)
-# ---------------------------------------------------------------------------
-
-
-def numerical_gradient(f: Callable[[], float], x: np.ndarray, h: float = 1e-6) -> np.ndarray:
-    """Central-difference gradient of the scalar ``f()`` with respect to ``x``, changed in place.
-
-    ``x`` must be a float64 array that ``f`` reads; it is restored afterwards.
-    """
-    grad = np.zeros_like(x, dtype=np.float64)
-    it = np.nditer(x, flags=["multi_index"])
-    for _ in it:
-        i = it.multi_index
-        old = x[i]
-        x[i] = old + h
-        f_plus = f()
-        x[i] = old - h
-        f_minus = f()
-        x[i] = old
-        grad[i] = (f_plus - f_minus) / (2 * h)
-    return grad
-
-
-def relative_error(a: np.ndarray, b: np.ndarray) -> float:
-    """``max|a - b| / max(|a|, |b|)``: 0 for equal arrays, about 1 for unrelated ones."""
-    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-    scale = max(np.max(np.abs(a), initial=0.0), np.max(np.abs(b), initial=0.0), 1e-12)
-    return float(np.max(np.abs(a - b), initial=0.0) / scale)
-
-
-def _largest_differences(analytic: np.ndarray, numeric: np.ndarray, k: int) -> list[str]:
-    """The ``k`` entries where the two gradients disagree most, as printable strings."""
-    diff = np.abs(analytic - numeric).ravel()
-    lines = []
-    for flat in np.argsort(-diff, kind="stable")[:k]:
-        index = [int(i) for i in np.unravel_index(flat, analytic.shape)]
-        lines.append(f"{index}: analytic {analytic.flat[flat]:+.6g}, "
-                     f"numerical {numeric.flat[flat]:+.6g}")
-    return lines
-
-
-def _pattern_hint(analytic: np.ndarray, numeric: np.ndarray) -> str:
-    """Name a simple distortion (all zeros, flipped sign, constant factor) of a wrong gradient."""
-    if not np.any(analytic):
-        return "the analytic gradient is all zeros: is it computed and stored?"
-    norm = float(np.vdot(numeric, numeric))
-    if norm == 0.0:
-        return ""
-    factor = float(np.vdot(analytic, numeric)) / norm
-    if relative_error(analytic, factor * numeric) > 1e-4:
-        return ""
-    if abs(factor + 1) < 1e-3:
-        return "analytic = -numerical everywhere: a sign is flipped."
-    return (f"analytic = {factor:.4g} x numerical everywhere: a missing or extra factor "
-            "(the batch size?).")
-
-
-def compare_gradients(name: str, analytic, numeric: np.ndarray, tolerance: float = 1e-5,
-                      verbose: bool = True) -> float:
-    """Relative error of an analytic gradient against a numerical one, printed.
-
-    Prints the name, shape, relative error with the tolerance beside it and ok/FAIL, then the
-    entry that disagrees most (the three worst entries and a hint when it fails). Returns the
-    error: ``inf`` when the gradient is missing, not finite or has the wrong shape.
-    """
-    numeric = np.asarray(numeric, dtype=np.float64)
-    label = f"{name:<17}{str(numeric.shape):<9}"
-    if analytic is None:
-        if verbose:
-            print(f"{label}FAIL: the gradient is None (not returned or not stored)")
-        return float("inf")
-    analytic = np.asarray(analytic, dtype=np.float64)
-    if analytic.shape != numeric.shape:
-        if verbose:
-            print(f"{label}FAIL: the gradient has shape {analytic.shape}, it should have the "
-                  f"parameter's shape {numeric.shape}")
-        return float("inf")
-    error = relative_error(analytic, numeric)
-    if not np.all(np.isfinite(analytic)):
-        error = float("inf")
-    if verbose:
-        ok = error <= tolerance
-        print(f"{label}relative error {error:.1e} (tolerance {tolerance:.0e})  "
-              f"{'ok' if ok else 'FAIL'}")
-        prefix = "    largest difference: " if ok else "    largest differences: "
-        worst = _largest_differences(analytic, numeric, 1 if ok else 3)
-        print(prefix + ("\n" + " " * len(prefix)).join(worst))
-        hint = "" if ok else _pattern_hint(analytic, numeric)
-        if hint:
-            print(f"    hint: {hint}")
-    return error
-
-
-def _float64_parameters(owner: Any, names: Sequence[str], what: str) -> None:
-    """Convert ``owner.<name>`` to float64 in place (numerical gradients need the precision)."""
-    for name in names:
-        value = getattr(owner, name, None)
-        if value is None:
-            raise NotImplementedError(
-                f"{what} has no `{name}`: LinearLayer.__init__ is not implemented yet "
-                "(Question 3). Finish it, run its cell, then run this cell again.")
-        setattr(owner, name, np.array(value, dtype=np.float64))
-
-
-def gradient_check_layer(layer: Any, x: np.ndarray | None = None, *, batch: int = 6,
-                         seed: int = 0, params: Sequence[str] = ("W", "b"),
-                         tolerance: float = 1e-5, verbose: bool = True) -> dict[str, float]:
-    """Gradient check of one layer: the ``dX`` its ``backward`` returns and each ``d<param>``.
-
-    The loss is ``L = sum(layer.forward(x) * G)`` for a fixed random ``G`` shaped like the
-    output, so ``backward(G)`` must give exactly ``dL/dx`` and store ``dL/dW``, ``dL/db``.
-    Works for any layer with ``forward(x)``, ``backward(grad_out)`` returning ``dL/dx`` and
-    gradients stored as ``d<name>`` for each parameter name in ``params``.
-
-    Args:
-        layer: a small layer, e.g. ``LinearLayer(4, 3, np.random.default_rng(0))``. Its
-            parameters are converted to float64 in place.
-        x: the input batch ``(B, n_in)``; by default random with ``B = batch`` and
-            ``n_in = layer.W.shape[0]``.
-    Returns:
-        ``{"dX": error, "dW": error, "db": error}`` (relative errors; ``inf`` when missing
-        or wrongly shaped). Prints one line per gradient.
-    """
-    _float64_parameters(layer, params, "the layer")
-    rng = np.random.default_rng(seed)
-    x = rng.normal(size=(batch, layer.W.shape[0])) if x is None else np.array(x, np.float64)
-    out = _layer_output("layer.forward(x)", layer.forward(x.copy()))
-    grad_out = rng.normal(size=np.shape(out))
-    dx = layer.backward(grad_out.copy())
-    analytic = {"dX": None if dx is None else np.array(dx, dtype=np.float64)}
-    for name in params:
-        grad = getattr(layer, f"d{name}", None)
-        analytic[f"d{name}"] = None if grad is None else np.array(grad, dtype=np.float64)
-
-    x_probe = x.copy()
-
-    def loss() -> float:
-        return float(np.sum(np.asarray(layer.forward(x_probe), dtype=np.float64) * grad_out))
-
-    numeric = {"dX": numerical_gradient(loss, x_probe)}
-    for name in params:
-        numeric[f"d{name}"] = numerical_gradient(loss, getattr(layer, name))
-    if verbose:
-        print(f"gradient check of {type(layer).__name__}: loss = sum(forward(x) * G), "
-              f"x {x.shape}, G {grad_out.shape}")
-    return {key: compare_gradients(f"{key} (returned)" if key == "dX" else key,
-                                   analytic[key], numeric[key], tolerance, verbose)
-            for key in numeric}
-
-
-def gradient_check(model: MLP, network_backward: Callable, softmax: Callable,
-                   cross_entropy: Callable, *, batch: int = 6, seed: int = 0,
-                   tolerance: float = 1e-5, verbose: bool = True) -> dict[str, float]:
-    """Compare your analytic gradients with numerical ones for every parameter of ``model``.
-
-    Runs ``network_backward(model, (softmax(logits) - y) / B)`` on a small random float64
-    batch and compares every layer's ``dW`` and ``db`` and the returned ``dL/dx`` with central
-    differences of ``cross_entropy(softmax(model.forward(x)), y)``: your own softmax and
-    cross-entropy, so finish Question 2 first. Keep the model small (e.g. ``[5, 4, 3]``):
-    each parameter costs two forward passes. The model's parameters become float64 and its
-    biases small random numbers: with zero biases, a ReLU input can be exactly 0, where ReLU
-    has no derivative and the numerical gradient disagrees with any analytic one.
-
-    Returns:
-        ``{"layers[0].W": error, "layers[0].b": error, ..., "dL/dx": error}``; prints one line
-        per parameter with the tolerance beside it and the entries that disagree most.
-    """
-    rng = np.random.default_rng(seed)
-    for i, layer in enumerate(model.layers):
-        _float64_parameters(layer, ("W", "b"), f"layers[{i}]")
-        layer.b = rng.normal(0.0, 0.1, size=np.shape(layer.b))
-    n_in, n_out = model.layer_sizes[0], model.layer_sizes[-1]
-    x = rng.normal(size=(batch, n_in))
-    y = one_hot(rng.integers(0, n_out, size=batch), n_out, np.float64)
-    x_probe = x.copy()
-
-    def loss() -> float:
-        return float(cross_entropy(softmax(model.forward(x_probe)), y))
-
-    probs = softmax(model.forward(x.copy()))
-    if probs is None or cross_entropy(probs, y) is None:
-        raise NotImplementedError("softmax or cross_entropy returned None: finish Question 2 "
-                                  "first (the check uses them for the loss).")
-    dx = network_backward(model, (np.asarray(probs) - y) / batch)
-    analytic = {}
-    for i, layer in enumerate(model.layers):
-        for name in ("W", "b"):
-            grad = getattr(layer, f"d{name}", None)
-            analytic[f"layers[{i}].{name}"] = (None if grad is None
-                                               else np.array(grad, dtype=np.float64))
-    analytic["dL/dx (returned)"] = None if dx is None else np.array(dx, dtype=np.float64)
-    numeric = {f"layers[{i}].{name}": numerical_gradient(loss, getattr(layer, name))
-               for i, layer in enumerate(model.layers) for name in ("W", "b")}
-    numeric["dL/dx (returned)"] = numerical_gradient(loss, x_probe)
-    if verbose:
-        print(f"gradient check of a {model.activation} network {model.layer_sizes} on a batch "
-              f"of {batch}")
-    return {key: compare_gradients(key, analytic[key], numeric[key], tolerance, verbose)
-            for key in numeric}
 
 
 # ---------------------------------------------------------------------------

@@ -40,7 +40,7 @@ def test_cells_are_named_by_their_position_in_the_notebook(grade):
     raising_cell, raising_line = position_of(nb, RELU_RAISES)
     last_cell = len(nb.cells)
 
-    results = grade(nb, "numbered.ipynb", run_otter=False)
+    results = grade(nb, "numbered.ipynb")
     text = visible_text(results)
     assert (f"cell {last_cell}: error: your code raised ZeroDivisionError "
             f"(cell {last_cell}, line 2)") in results["output"], results["output"]
@@ -55,7 +55,7 @@ def test_cells_are_named_by_their_position_in_the_notebook(grade):
 def test_a_syntax_error_is_named_where_its_names_are_missing(grade):
     nb = mutate(solution_notebook(), "def softmax(z):", "def softmax(z)")
     cell, line = position_of(nb, "def softmax(z)")
-    results = grade(nb, "syntax_error.ipynb", run_otter=False)
+    results = grade(nb, "syntax_error.ipynb")
     assert (f"cell {cell}: error: your code raised SyntaxError (cell {cell}, line {line})"
             in results["output"]), results["output"]
     q2 = next(t["output"] for t in results["tests"] if t["name"].startswith("q2"))

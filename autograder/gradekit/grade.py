@@ -27,9 +27,6 @@ from .isolation import IsolationUnavailable, Limits, detect
 from .sandbox import Session
 from .verify import run_tests
 
-SUPPORT_FILES = ("backprop_support.py", "checklib.py", "mnist.npz")
-
-
 def _trusted_imports(source: Path):
     """Import the kit's own checks from the autograder source (never from the submission)."""
     files = str(source / "files")
@@ -97,7 +94,8 @@ def _grade_with(report: results.Report, root: Path, isolation, checklib,
     report.flags.extend(scan.suspicious(sub.cells))
 
     warm = submission.imported_modules(sub.code_cells)
-    session = Session(sub.cells, [source / "files" / f for f in SUPPORT_FILES],
+    support = json.loads((source / "support_files.json").read_text())   # written by the build
+    session = Session(sub.cells, [source / "files" / f for f in support],
                       hidden_roots, isolation, limits, warm,
                       policy=os.environ.get("BACKPROP_TEST_WITHOUT_POLICY") != "1")
     try:
