@@ -66,20 +66,20 @@ def test_a_syntax_error_is_named_where_its_names_are_missing(grade):
 
 
 @pytest.fixture()
-def process(source_dir):
+def isolation(source_dir):
     sys.path.insert(0, str(source_dir))
-    from gradekit import process
-    return process
+    from gradekit import isolation
+    return isolation
 
 
-def test_memory_message_states_the_containers_limit(process, tmp_path, monkeypatch):
-    limits = process.Limits(memory_bytes=1536 * 2**20)
+def test_memory_message_states_the_containers_limit(isolation, tmp_path, monkeypatch):
+    limits = isolation.Limits(memory_bytes=1536 * 2**20)
     cgroup = tmp_path / "memory.max"
-    monkeypatch.setattr(process, "CGROUP_MEMORY_FILES", (str(cgroup),))
+    monkeypatch.setattr(isolation, "CGROUP_MEMORY_FILES", (str(cgroup),))
     cgroup.write_text("805306368\n")              # Gradescope's default: 768 MB
-    text = process.memory_limit_text(limits)
+    text = isolation.memory_limit_text(limits)
     assert "768 MB" in text and "1536" not in text, text
     cgroup.write_text("max\n")                    # a container without a limit
-    assert "1536 MB" in process.memory_limit_text(limits)
-    monkeypatch.setattr(process, "CGROUP_MEMORY_FILES", (str(tmp_path / "absent"),))
-    assert "1536 MB" in process.memory_limit_text(limits)
+    assert "1536 MB" in isolation.memory_limit_text(limits)
+    monkeypatch.setattr(isolation, "CGROUP_MEMORY_FILES", (str(tmp_path / "absent"),))
+    assert "1536 MB" in isolation.memory_limit_text(limits)
