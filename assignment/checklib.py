@@ -25,6 +25,7 @@ MNIST_GRADING = {
     "seed": 0,
     "threshold": 0.90,      # the reference: 92.7-93.6 % over 24 seeds (tools/mnist_threshold.py)
     "time_budget_s": 60.0,  # the reference needs about 1 s
+    "checked_steps": 4,     # steps (the first and three drawn by the check) verified as SGD
 }
 
 # The quick public MNIST check: a small slice, one epoch. Its accuracy depends much more on
@@ -37,8 +38,93 @@ MNIST_PUBLIC = {"n_train": 2000, "epochs": 1, "threshold": 0.60}
 MIN_SECONDS_BEFORE_STOP = 2.0
 
 
+# Every mistake a check can name: a stable id (instructors' class reports count these) and a
+# short title. A check that recognises one raises ``CheckFailed(message, mistake=id)``.
+MISTAKES = {
+    "not_implemented": "a graded function returns None (not implemented yet)",
+    "not_defined": "a graded name is not defined",
+    "wrong_type": "a result has the wrong type",
+    "wrong_shape": "a result has the wrong shape",
+    "non_finite": "a result holds nan or inf",
+    "matmul_shapes": "matrix product with shapes that do not fit (a missing transpose)",
+    "broadcast_shapes": "arrays of different shapes combined",
+    "missing_attribute": "an attribute read before it was set",
+    "index_out_of_range": "an index out of range",
+    "relu_derivative_returns_relu": "relu_derivative returns ReLU itself",
+    "relu_mask_inverted": "relu_derivative masks z < 0 instead of z > 0",
+    "sigmoid_derivative_returns_sigmoid": "sigmoid_derivative returns the sigmoid itself",
+    "sigmoid_formula_on_z": "sigmoid_derivative applies s(1 - s) to z itself",
+    "sigmoid_derivative_twice": "sigmoid_derivative evaluated at sigmoid(z)",
+    "sigmoid_derivative_overflow": "sigmoid_derivative overflows for large |z|",
+    "softmax_wrong_axis": "softmax normalised over the wrong axis",
+    "softmax_whole_array": "softmax normalised over the whole array",
+    "softmax_overflow": "softmax without subtracting the row maximum",
+    "cross_entropy_sum": "cross-entropy summed over the batch instead of averaged",
+    "cross_entropy_sign": "cross-entropy with the wrong sign",
+    "cross_entropy_hardcoded": "cross-entropy returns a hard-coded number",
+    "cross_entropy_log_of_zero": "cross-entropy takes the log of 0",
+    "cross_entropy_large_floor": "cross-entropy clips probabilities at a large floor",
+    "loss_not_float": "a loss returned as an array instead of a float",
+    "init_zero": "all-zero initial weights",
+    "init_ignores_rng": "initial weights not drawn from the rng argument",
+    "init_scale": "initial weights far from the He scale",
+    "init_bias_large": "large initial biases",
+    "forward_without_bias": "forward forgets the bias",
+    "forward_forgets_input": "forward does not keep its input for backward",
+    "dx_reshape": "dX computed with a reshape instead of a transpose",
+    "dx_not_transposed": "dX computed with W instead of W.T",
+    "backward_returns_dw": "backward returns dW instead of dX",
+    "dw_transposed": "dW transposed",
+    "dw_reshape": "dW computed with a reshape instead of a transpose",
+    "dw_mean": "dW averaged over the batch (divided by B twice)",
+    "db_mean": "db averaged over the batch instead of summed",
+    "db_wrong_axis": "db summed over the wrong axis",
+    "db_keepdims": "db kept as a 2-D array",
+    "backward_changes_parameters": "backward changes W or b",
+    "gradients_accumulated": "gradients accumulated with += and never reset",
+    "backward_not_vectorised": "backward not analytic and vectorised (too slow on a large layer)",
+    "derivative_missing": "network_backward without the activation derivative",
+    "derivative_at_activation": "derivative taken at the activation instead of the "
+                                "pre-activation",
+    "derivative_wrong_layer": "derivative taken at another layer's pre-activation",
+    "derivative_wrong_activation": "the derivative of the other activation function",
+    "first_layer_skipped": "network_backward stops before the first layer",
+    "input_gradient_wrong": "network_backward returns a wrong gradient for the input",
+    "loss_after_update": "train_step returns the loss after the update",
+    "loss_wrong": "train_step returns a wrong loss",
+    "update_wrong_sign": "SGD update with the wrong sign",
+    "not_updated": "parameters not updated",
+    "no_batch_divide": "output gradient not divided by the batch size",
+    "batch_divide_twice": "output gradient divided by the batch size twice",
+    "probs_instead_of_residual": "backpropagating probs instead of probs - y",
+    "update_before_all_gradients": "a layer updated before the gradients below it were computed",
+    "update_wrong": "parameters updated wrongly",
+    "not_backprop_update": "training updates are not SGD steps with backpropagated gradients",
+    "loss_does_not_fall": "repeated training steps do not reduce the loss",
+    "training_diverged": "the loss became nan or inf during training",
+    "training_too_slow": "training too slow (not vectorised)",
+    "mnist_accuracy_low": "MNIST accuracy below the threshold",
+    "quiz_format": "knowledge-check answer not one of a, b, c, d",
+    "quiz_wrong": "a knowledge-check answer is wrong",
+}
+
+
 class CheckFailed(AssertionError):
-    """A check failed. ``str(e).splitlines()[0]`` is safe to show for hidden tests."""
+    """A check failed; ``mistake`` is the id (in ``MISTAKES``) of the mistake it recognised.
+
+    The message is for the student of a public check; a hidden test shows only its own
+    fixed failure message.
+    """
+
+    def __init__(self, message: str = "", mistake: str | None = None):
+        super().__init__(message)
+        if mistake is not None and mistake not in MISTAKES:
+            raise KeyError(f"unknown mistake id {mistake!r}")
+        self.mistake = mistake
+
+    @property
+    def mistake_title(self) -> str | None:
+        return MISTAKES.get(self.mistake) if self.mistake else None
 
 
 # ---------------------------------------------------------------------------
@@ -65,7 +151,7 @@ def not_implemented_hint(what: str, value: Any) -> str:
 def require_defined(name: str, value: Any) -> None:
     if value is None:
         raise CheckFailed(f"`{name}` is not defined: run the cell that defines it "
-                          "(and check that you did not rename it).")
+                          "(and check that you did not rename it).", mistake="not_defined")
 
 
 def expect_array(what: str, value: Any, shape: tuple | None = None, *,
@@ -77,37 +163,44 @@ def expect_array(what: str, value: Any, shape: tuple | None = None, *,
     """
     hint = not_implemented_hint(what, value)
     if hint:
-        raise CheckFailed(hint)
+        raise CheckFailed(hint, mistake="not_implemented")
     if not isinstance(value, np.ndarray):
-        raise CheckFailed(f"{what} should return a numpy array, but it returned {type_name(value)}.")
+        raise CheckFailed(f"{what} should return a numpy array, but it returned "
+                          f"{type_name(value)}.", mistake="wrong_type")
     if shape is not None and tuple(value.shape) != tuple(shape):
         got = tuple(value.shape)
-        explanations = [text for wrong, text in shape_hints if tuple(wrong) == got]
+        explanations = [(text, mistake) for wrong, text, *mistake in shape_hints
+                        if tuple(wrong) == got]
         if len(shape) == 2 and got == tuple(shape)[::-1]:
-            explanations.append("it is transposed.")
+            explanations.append(("it is transposed.", []))
+        text, mistake = explanations[0] if explanations else ("", [])
         raise CheckFailed(f"{what} has the wrong shape: expected {tuple(shape)}, got {got}"
-                          + (f": {explanations[0]}" if explanations else "."))
+                          + (f": {text}" if text else "."),
+                          mistake=(mistake or ["wrong_shape"])[0])
     if floating and not (np.issubdtype(value.dtype, np.floating) or value.dtype == bool):
         raise CheckFailed(f"{what} should hold floating-point numbers, but its dtype is "
-                          f"{value.dtype}.")
+                          f"{value.dtype}.", mistake="wrong_type")
     return np.array(value, dtype=np.float64)
 
 
-def expect_finite(what: str, value: np.ndarray, context: str = "") -> None:
+def expect_finite(what: str, value: np.ndarray, context: str = "",
+                  mistake: str = "non_finite") -> None:
     if not np.all(np.isfinite(value)):
         bad = int(np.size(value) - np.count_nonzero(np.isfinite(value)))
-        raise CheckFailed(f"{what} contains {bad} nan/inf value(s){context}.")
+        raise CheckFailed(f"{what} contains {bad} nan/inf value(s){context}.",
+                          mistake=mistake)
 
 
 def expect_python_float(what: str, value: Any) -> float:
     """A Python ``float`` (numpy float64 is one too); not an array, not None."""
     hint = not_implemented_hint(what, value)
     if hint:
-        raise CheckFailed(hint)
+        raise CheckFailed(hint, mistake="not_implemented")
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (float, int)):
-        extra = " Use float(loss) or loss.item() to return a plain number." if isinstance(
-            value, np.ndarray) else ""
-        raise CheckFailed(f"{what} should be a Python float, but it is {type_name(value)}.{extra}")
+        array = isinstance(value, np.ndarray)
+        extra = " Use float(loss) or loss.item() to return a plain number." if array else ""
+        raise CheckFailed(f"{what} should be a Python float, but it is {type_name(value)}.{extra}",
+                          mistake="loss_not_float" if array else "wrong_type")
     return float(value)
 
 
@@ -122,12 +215,14 @@ def tolerance_for(value: np.ndarray | Any) -> float:
 
 
 def assert_close(what: str, got: Any, expected: np.ndarray, *,
-                 wrong_answers: Sequence[tuple[str, np.ndarray]] = (), tol: float | None = None,
-                 show_values: bool = True) -> None:
+                 wrong_answers: Sequence[tuple] = (), tol: float | None = None,
+                 show_values: bool = True, mistake: str | None = None) -> None:
     """Compare an array with the expected one; name the mistake if it matches a known one.
 
-    ``wrong_answers`` are ``(description, array)`` pairs that a typical bug produces; when
-    ``got`` matches one, the summary line says which.
+    ``wrong_answers`` are ``(description, array, mistake id)`` triples for what a typical bug
+    produces; when ``got`` matches one, the summary line says which. A non-finite entry always
+    fails (``relative_error`` of nan compares False with every tolerance). ``mistake`` is the
+    id reported when no wrong answer matches.
     """
     expected = np.asarray(expected, dtype=np.float64)
     arr = expect_array(what, got, expected.shape)
@@ -137,29 +232,37 @@ def assert_close(what: str, got: Any, expected: np.ndarray, *,
     if err <= tol:
         return
     summary = f"{what} has the wrong values (relative error {err:.2g}, tolerance {tol:.0e})."
-    for description, wrong in wrong_answers:
+    for description, wrong, *ids in wrong_answers:
         wrong = np.asarray(wrong, dtype=np.float64)
         if wrong.shape == arr.shape and relative_error(arr, wrong) <= max(tol, 1e-4):
-            summary += f" It matches what {description} gives."
+            summary = f"{what} matches what {description} gives."
+            mistake = ids[0] if ids else mistake
             break
     if not show_values:
-        raise CheckFailed(summary)
+        raise CheckFailed(summary, mistake=mistake)
     worst = np.unravel_index(np.argmax(np.abs(arr - expected)), arr.shape) if arr.ndim else ()
-    raise CheckFailed(f"{summary}\n  worst entry {worst}: got {arr[worst]:.6g}, expected "
-                      f"{expected[worst]:.6g}")
+    worst = tuple(int(i) for i in worst)
+    raise CheckFailed(f"{summary}\n  relative error {err:.2g} (tolerance {tol:.0e}); worst "
+                      f"entry {worst}: got {arr[worst]:.6g}, expected {expected[worst]:.6g}",
+                      mistake=mistake)
+
+
+def close_number(got: float, expected: float, rtol: float) -> bool:
+    """``got`` within ``rtol`` (relative, floor 1) of ``expected``; never true for nan/inf."""
+    return bool(np.isfinite(got) and abs(got - expected) <= rtol * max(1.0, abs(expected)))
 
 
 # ---------------------------------------------------------------------------
 # Calling student code
 # ---------------------------------------------------------------------------
 
-MATMUL_HINT = ("the shapes in a matrix product do not fit. With x (B, n_in), W (n_in, n_out) "
-               "and grad_out (B, n_out): dW = x.T @ grad_out and dX = grad_out @ W.T; a "
-               "missing or extra transpose (.T) is the usual cause.")
+MATMUL_HINT = ("the shapes in a matrix product do not fit: check each product of equations 2 "
+               "and 4 against the shapes in their table; a missing or extra transpose (.T) is "
+               "the usual cause.")
 BROADCAST_HINT = ("arrays of different shapes meet: every gradient must have the shape of what "
                   "it belongs to (dW like W, db like b, dX like the layer's input x), and each "
                   "layer must be updated with its own dW and db.")
-LAYER_INDEX_HINT = (" In network_backward, the gradient out of layers[i + 1].backward has the "
+LAYER_INDEX_HINT = ("in network_backward, the gradient out of layers[i + 1].backward has the "
                     "shape of pre_activations[i], the output of layers[i]: an index off by one "
                     "takes the derivative of the wrong layer.")
 ATTRIBUTE_HINT = ("it reads an attribute that was never set: forward must keep its input for "
@@ -171,30 +274,39 @@ INDEX_HINT = "an index is out of range: check the loop bounds and the indices of
 PASS_THROUGH = ("Timeout", "WorkerDied")
 
 
-def explain_error(detail: str, in_network: bool = False) -> str:
-    """A hint for a typical error message from student code ('' when none applies)."""
+def explain_error(detail: str, context: str = "") -> tuple[str, str | None]:
+    """``(hint, mistake id)`` for a typical error message from student code (``""``, None
+    when none applies). ``context`` is "network" inside network_backward, "parameters" where
+    gradients meet parameters (backward, train_step), else ""."""
     text = detail.lower()
     if any(p in text for p in ("matmul", "not aligned", "core dimension")):
-        return MATMUL_HINT
+        return MATMUL_HINT, "matmul_shapes"
     if "could not be broadcast" in text:
-        return BROADCAST_HINT + (LAYER_INDEX_HINT if in_network else "")
+        if context == "network":
+            return LAYER_INDEX_HINT, "derivative_wrong_layer"
+        if context == "parameters":
+            return BROADCAST_HINT, "broadcast_shapes"
+        return "arrays of different shapes meet (check the shapes in the docstring).", \
+            "broadcast_shapes"
     if "object has no attribute" in text:
-        return ATTRIBUTE_HINT
+        return ATTRIBUTE_HINT, "missing_attribute"
     if any(p in text for p in ("0-dimensional", "size-1", "length-1")):
-        return SCALAR_HINT
+        return SCALAR_HINT, "loss_not_float"
     if "index" in text and ("out of range" in text or "out of bounds" in text):
-        return INDEX_HINT
-    return ""
+        return INDEX_HINT, "index_out_of_range"
+    return "", None
 
 
-def call_student(what: str, fn: Callable, *args: Any, in_network: bool = False) -> Any:
+def call_student(what: str, fn: Callable, *args: Any, context: str = "") -> Any:
     """``fn(*args)``; an exception it raises becomes a ``CheckFailed`` that says what failed.
 
     The first line names ``what``, the error type, where it happened (in the grader: the
-    notebook cell and line) and a hint for typical shape mistakes; the error's own message,
-    which may hold test data, follows on the next line. Timeouts and worker crashes in the
-    grader pass through unchanged.
+    notebook cell and line) and a hint for typical shape mistakes; the error's own message
+    follows on the next line. Timeouts and worker crashes in the grader pass through.
     """
+    if fn is None:
+        raise CheckFailed(f"{what}: a name it needs is not defined: run the cell that defines "
+                          "it, and check that you did not rename it.", mistake="not_defined")
     try:
         return fn(*args)
     except CheckFailed:
@@ -205,9 +317,9 @@ def call_student(what: str, fn: Callable, *args: Any, in_network: bool = False) 
             raise
         detail = str(getattr(exc, "detail", exc))
         where = f" ({exc.line})" if getattr(exc, "line", "") else ""
-        hint = explain_error(detail, in_network)
+        hint, mistake = explain_error(detail, context)
         raise CheckFailed(f"{what} raised {type_name}{where}" + (f": {hint}" if hint else ".")
-                          + f"\n  {type_name}: {detail}") from exc
+                          + f"\n  {type_name}: {detail}", mistake=mistake) from exc
 
 
 # ---------------------------------------------------------------------------
@@ -236,11 +348,6 @@ def away_from_zero(rng: np.random.Generator, shape: tuple, margin: float = 0.1,
     """Normal samples with ``|value| >= margin`` (keeps ReLU inputs off the kink)."""
     z = rng.normal(0, scale, size=shape)
     return np.where(np.abs(z) < margin, np.sign(z + 1e-12) * margin + z, z)
-
-
-def snapshot(value: Any) -> np.ndarray:
-    """A float64 copy of an array held by student code (it may change it later)."""
-    return np.array(value, dtype=np.float64)
 
 
 # ---------------------------------------------------------------------------
@@ -279,11 +386,12 @@ DERIVATIVES = {"relu": lambda z: (z > 0).astype(np.float64),
 # How typical network_backward mistakes pick the factor for hidden layer i:
 # (description, factor(i, pre_activations, activations, derivative) or None for no factor).
 BACKPROP_MISTAKES = [
-    ("network_backward without the activation derivative (no f' factor at all)", None),
+    ("network_backward without the activation derivative (no f' factor at all)", None,
+     "derivative_missing"),
     ("the derivative evaluated at model.activations[i] (after the activation) instead of "
-     "model.pre_activations[i]", lambda i, pre, act, d: d(act[i])),
+     "model.pre_activations[i]", lambda i, pre, act, d: d(act[i]), "derivative_at_activation"),
     ("the derivative taken at the wrong layer's pre-activation (an index off by one)",
-     lambda i, pre, act, d: d(pre[i - 1])),
+     lambda i, pre, act, d: d(pre[i - 1]), "derivative_wrong_layer"),
 ]
 
 
@@ -313,38 +421,130 @@ def backprop(weights: Sequence[tuple[np.ndarray, np.ndarray]], x: np.ndarray, g:
     return grads
 
 
-def backprop_mistakes(weights, x, g, activation) -> list[tuple[str, list]]:
-    """``(description, [(dW, db) per layer])`` for each typical mistake that does not raise."""
+def backprop_mistakes(weights, x, g, activation) -> list[tuple[str, list, str]]:
+    """``(description, [(dW, db) per layer], mistake id)`` for each typical mistake that does
+    not raise."""
     found = []
-    for description, factor in BACKPROP_MISTAKES:
+    for description, factor, mistake in BACKPROP_MISTAKES:
         grads = backprop(weights, x, g, activation, factor)
         if grads is not None:
-            found.append((description, grads))
+            found.append((description, grads, mistake))
     return found
 
 
-def model_weights(model: Any) -> list[tuple[np.ndarray, np.ndarray]]:
-    return [(snapshot(layer.W), snapshot(layer.b)) for layer in model.layers]
+def backprop_input(weights, x, g, activation: str) -> np.ndarray:
+    """dL/dx for ``g = dL/dlogits`` (float64)."""
+    _, pre = forward_with(weights, x, activation)
+    grad = np.asarray(g, dtype=np.float64)
+    for k in range(len(weights) - 1, -1, -1):
+        grad = grad @ weights[k][0].T
+        if k > 0:
+            grad = grad * DERIVATIVES[activation](pre[k - 1])
+    return grad
 
 
-def set_model_weights(model: Any, weights: Sequence[tuple[np.ndarray, np.ndarray]]) -> None:
-    for layer, (W, b) in zip(model.layers, weights):
-        layer.W = np.array(W)
-        layer.b = np.array(b)
+def snapshot(what: str, value: Any, shape: tuple) -> np.ndarray:
+    """A float64 copy of an array held by student code, after its shape and dtype are checked
+    (nothing of another size is ever converted)."""
+    return expect_array(what, value, shape)
 
 
-def small_model(MLP_cls, LinearLayer, sizes: Sequence[int], activation: str, seed: int,
-                batch: int = 3):
-    """A tiny model with float64 weights and an input batch keeping ReLU off its kinks.
+def read_attribute(obj: Any, name: str, what: str, hint: str) -> Any:
+    """``obj.name``; a clear failure when it was never set (a blank stub)."""
+    try:
+        value = getattr(obj, name)
+    except Exception as exc:  # noqa: BLE001 - AttributeError here, or through the grader
+        if getattr(exc, "type_name", "") in PASS_THROUGH:
+            raise
+        value = None
+    if value is None:
+        raise CheckFailed(f"{what} is not set: {hint}", mistake="not_implemented")
+    return value
 
-    Returns ``(model, x, weights)``; tries successive sub-seeds until every hidden
-    pre-activation is at least 1e-3 away from zero.
+
+def call_within(seconds: float, what: str, fn: Callable, *args: Any) -> Any:
+    """``call_student(what, fn, *args)`` that must finish within ``seconds``.
+
+    In the notebook an alarm stops the call; in the grader the sandbox's own per-call limit
+    stops it, and the elapsed time is compared here. Used where finite differences (millions
+    of forward passes) instead of the backprop equations cannot finish in time.
     """
-    require_defined("LinearLayer", LinearLayer)
+    import signal
+    import threading
+    import time
+
+    class TooSlow(Exception):
+        pass
+
+    def alarm(signum, frame):
+        raise TooSlow()
+
+    local = (threading.current_thread() is threading.main_thread()
+             and not hasattr(fn, "remote_type_name") and hasattr(signal, "setitimer"))
+    slow = CheckFailed(f"{what} did not finish within {seconds:g} s on a layer of 1024 x 1024 "
+                       "(a correct one needs well under a second): compute the gradients with "
+                       "the backpropagation equations 2 to 4 as whole-batch matrix products, "
+                       "not numerically (finite differences need millions of forward passes) "
+                       "and not with a Python loop over the entries.",
+                       mistake="backward_not_vectorised")
+    start = time.perf_counter()
+    previous = signal.signal(signal.SIGALRM, alarm) if local else None
+    if local:
+        signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        result = call_student(what, fn, *args)
+    except TooSlow:
+        raise slow from None
+    except Exception as exc:  # noqa: BLE001 - the grader's per-call limit
+        if getattr(exc, "type_name", "") == "Timeout" and "one call" in str(exc):
+            raise slow from None
+        raise
+    finally:
+        if local:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
+    if time.perf_counter() - start > seconds:
+        raise slow
+    return result
+
+
+# ---------------------------------------------------------------------------
+# Networks the checks build: the kit's MLP around layers made with the graded LinearLayer.
+# The layer count and shapes come from the check; afterwards the check reads the
+# parameters and gradients only from its own list of layers.
+# ---------------------------------------------------------------------------
+
+
+def network(LinearLayer, sizes: Sequence[int], activation: str,
+            weights: Sequence[tuple[np.ndarray, np.ndarray]] | None = None, seed: int = 0):
+    """``(model, layers)``: layers built by ``LinearLayer`` holding ``weights`` (if given)."""
+    from backprop_support import MLP
+
+    layers = []
+    for k, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        layer = call_student(f"LinearLayer({n_in}, {n_out}, rng)", LinearLayer, n_in, n_out,
+                             np.random.default_rng(seed + k))
+        if weights is not None:
+            layer.W = np.array(weights[k][0])
+            layer.b = np.array(weights[k][1])
+        layers.append(layer)
+    return MLP.from_layers(layers, sizes, activation), layers
+
+
+def read_weights(layers: Sequence[Any], sizes: Sequence[int], when: str) -> list:
+    """Every layer's ``(W, b)`` as float64, shapes checked against ``sizes``."""
+    return [(snapshot(f"layers[{k}].W {when}",
+                      read_attribute(layer, "W", f"layers[{k}].W", "LinearLayer.__init__ must "
+                                     "set self.W."), (n_in, n_out)),
+             snapshot(f"layers[{k}].b {when}",
+                      read_attribute(layer, "b", f"layers[{k}].b", "LinearLayer.__init__ must "
+                                     "set self.b."), (n_out,)))
+            for k, (layer, n_in, n_out) in enumerate(zip(layers, sizes[:-1], sizes[1:]))]
+
+
+def draw_weights(sizes: Sequence[int], activation: str, seed: int, batch: int = 3):
+    """Float64 ``(weights, x)`` with every hidden pre-activation at least 1e-3 from zero."""
     rng = np.random.default_rng(seed)
-    model = call_student("MLP(sizes, LinearLayer, rng) (it builds your LinearLayer)",
-                         lambda: MLP_cls(list(sizes), LinearLayer, np.random.default_rng(seed),
-                                         activation=activation))
     for _ in range(100):
         weights = [(rng.normal(0, 1 / np.sqrt(n_in), size=(n_in, n_out)),
                     rng.normal(0, 0.5, size=n_out))
@@ -352,9 +552,19 @@ def small_model(MLP_cls, LinearLayer, sizes: Sequence[int], activation: str, see
         x = rng.normal(size=(batch, sizes[0]))
         _, pre = forward_with(weights, x, activation)
         if all(np.min(np.abs(p)) > 1e-3 for p in pre):
-            set_model_weights(model, weights)
-            return model, x, weights
+            return weights, x
     raise RuntimeError("could not draw inputs away from the ReLU kink")  # pragma: no cover
+
+
+def forward_layers(model, layers, weights, x, activation: str) -> None:
+    """Run every layer's own ``forward`` on the right input, so each keeps it for backward,
+    and give the model the kit's pre-activations and activations (as ``MLP.forward`` does)."""
+    _, pre = forward_with(weights, x, activation)
+    acts = [ACTS[activation](z) for z in pre]
+    for k, layer in enumerate(layers):
+        call_student(f"layers[{k}].forward(x) (your LinearLayer.forward)", layer.forward,
+                     (x if k == 0 else acts[k - 1]).copy())
+    model.pre_activations, model.activations = pre, acts
 
 
 # ---------------------------------------------------------------------------
@@ -366,12 +576,16 @@ def check_relu_derivative(relu_derivative, seed: int = 0) -> None:
     require_defined("relu_derivative", relu_derivative)
     rng = np.random.default_rng(seed)
     z = away_from_zero(rng, (4, 5))
-    got = expect_array("relu_derivative(z)",
-                       call_student("relu_derivative(z)", relu_derivative, z.copy()), z.shape)
+    got = call_student("relu_derivative(z)", relu_derivative, z.copy())
     assert_close("relu_derivative(z)", got, (z > 0).astype(np.float64), wrong_answers=[
-        ("ReLU itself instead of its derivative", np.maximum(z, 0)),
-        ("a mask of z < 0 (inverted)", (z < 0).astype(np.float64)),
+        ("ReLU itself instead of its derivative", np.maximum(z, 0),
+         "relu_derivative_returns_relu"),
+        ("a mask of z < 0 (inverted)", (z < 0).astype(np.float64), "relu_mask_inverted"),
     ])
+
+
+# Large |z| where exp(-z) overflows: a derivative written with exp(-z) gives nan or inf there.
+LARGE_Z = np.array([[-1000.0, -30.0, 0.0, 30.0, 1000.0]])
 
 
 def check_sigmoid_derivative(sigmoid_derivative, seed: int = 0) -> None:
@@ -380,17 +594,26 @@ def check_sigmoid_derivative(sigmoid_derivative, seed: int = 0) -> None:
     z = rng.normal(0, 2, size=(3, 4))
     got = call_student("sigmoid_derivative(z)", sigmoid_derivative, z.copy())
     s = sigmoid(z)
-    numeric = np.array([[(sigmoid(v + 1e-6) - sigmoid(v - 1e-6)) / 2e-6 for v in row]
-                        for row in z])
-    assert_close("sigmoid_derivative(z)", got, numeric, tol=max(1e-6, tolerance_for(got)),
+    expected = s * (1 - s)
+    assert_close("sigmoid_derivative(z)", got, expected, tol=max(1e-6, tolerance_for(got)),
                  wrong_answers=[
-                     ("the sigmoid itself, sigmoid(z)", s),
+                     ("the sigmoid itself, sigmoid(z)", s, "sigmoid_derivative_returns_sigmoid"),
                      ("the derivative formula applied to z itself instead of to sigmoid(z)",
-                      z * (1 - z)),
+                      z * (1 - z), "sigmoid_formula_on_z"),
                      ("the derivative evaluated at the activation, sigma'(sigmoid(z)): the "
                       "derivative applied to an output that is already a sigmoid",
-                      sigmoid(s) * (1 - sigmoid(s))),
+                      sigmoid(s) * (1 - sigmoid(s)), "sigmoid_derivative_twice"),
                  ])
+    with np.errstate(all="ignore"):
+        big = call_student("sigmoid_derivative(z) for |z| up to 1000", sigmoid_derivative,
+                           LARGE_Z.copy())
+    arr = expect_array("sigmoid_derivative(z) for |z| up to 1000", big, LARGE_Z.shape)
+    expect_finite("sigmoid_derivative(z) for |z| up to 1000", arr,
+                  ": np.exp(-z) overflows there; use the provided, overflow-safe sigmoid",
+                  mistake="sigmoid_derivative_overflow")
+    s = sigmoid(LARGE_Z)
+    assert_close("sigmoid_derivative(z) for |z| up to 1000", big, s * (1 - s),
+                 mistake="sigmoid_derivative_overflow")
 
 
 def check_softmax(softmax, seed: int = 0) -> None:
@@ -404,10 +627,12 @@ def check_softmax(softmax, seed: int = 0) -> None:
     if not np.allclose(sums, 1.0, atol=1e-5):
         if np.allclose(arr.sum(axis=0), 1.0, atol=1e-5):
             raise CheckFailed("softmax normalises over the wrong axis: columns sum to 1, rows "
-                              "should (use axis=-1 with keepdims=True).")
-        whole = " (the whole array sums to 1: normalise each row separately, axis=-1)" \
-            if np.isclose(arr.sum(), 1.0, atol=1e-5) else ""
-        raise CheckFailed(f"softmax rows should each sum to 1, but they do not{whole}.\n"
+                              "should (normalise along the last axis).",
+                              mistake="softmax_wrong_axis")
+        if np.isclose(arr.sum(), 1.0, atol=1e-5):
+            raise CheckFailed("softmax rows should each sum to 1, but the whole array sums to "
+                              "1: normalise each row separately.", mistake="softmax_whole_array")
+        raise CheckFailed("softmax rows should each sum to 1, but they do not.\n"
                           f"  row sums: {np.round(sums, 4).tolist()}")
     e = np.exp(z - z.max(axis=1, keepdims=True))
     assert_close("softmax(z)", got, e / e.sum(axis=1, keepdims=True))
@@ -416,23 +641,29 @@ def check_softmax(softmax, seed: int = 0) -> None:
 def check_softmax_extreme(softmax, seed: int = 0) -> None:
     require_defined("softmax", softmax)
     z = np.array([[1000.0, 999.0, 998.0], [-1000.0, 0.0, 1000.0]])
-
-    def run():
-        with np.errstate(over="raise", invalid="raise", divide="raise", under="ignore"):
-            try:
-                return softmax(z.copy())
-            except FloatingPointError as exc:
-                raise CheckFailed("softmax overflows for logits of size 1000 "
-                                  f"(numpy raised '{exc}'): subtract each row's maximum before "
-                                  "np.exp.") from None
-
-    got = call_student("softmax(z) for logits of magnitude 1000", run)
+    with np.errstate(all="ignore"):
+        got = call_student("softmax(z) for logits of magnitude 1000", softmax, z.copy())
     arr = expect_array("softmax(z) for logits of magnitude 1000", got, z.shape)
-    if not np.all(np.isfinite(arr)):
-        raise CheckFailed("softmax returns nan/inf for logits of magnitude 1000: subtract each "
-                          "row's maximum before np.exp.")
+    expect_finite("softmax(z) for logits of magnitude 1000", arr,
+                  ": np.exp overflows; subtract each row's maximum before np.exp",
+                  mistake="softmax_overflow")
     e = np.exp(z - z.max(axis=1, keepdims=True))
-    assert_close("softmax(z) for logits of magnitude 1000", got, e / e.sum(axis=1, keepdims=True))
+    assert_close("softmax(z) for logits of magnitude 1000", got, e / e.sum(axis=1, keepdims=True),
+                 mistake="softmax_overflow")
+
+
+# The log guard: the instructions allow any floor from LOG_FLOOR_RANGE (1e-12 is suggested;
+# scikit-learn uses 1e-15, log(p + eps) is the same to within eps). With a probability of 0 on
+# the true class the loss is -log(floor)/B for that row, so checks with exact zeros accept
+# every value between the losses of the two ends of the range.
+LOG_FLOOR_RANGE = (1e-16, 1e-7)
+
+
+def cross_entropy_range(probs: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """(lowest, highest) mean cross-entropy over every allowed log floor."""
+    values = [float(-np.mean(np.sum(y * np.log(np.maximum(probs, floor)), axis=1)))
+              for floor in LOG_FLOOR_RANGE]
+    return min(values), max(values)
 
 
 def check_cross_entropy(cross_entropy, seed: int = 0) -> None:
@@ -446,141 +677,266 @@ def check_cross_entropy(cross_entropy, seed: int = 0) -> None:
     expected = float(-np.mean(np.sum(y * np.log(probs), axis=1)))
     total = float(-np.sum(y * np.log(probs)))
     numbers = f"\n  got {got:.6f}, expected {expected:.6f}"
-    if abs(got - expected) <= 1e-5 * max(1.0, abs(expected)):
-        return
-    if abs(got - total) <= 1e-5 * abs(total):
-        raise CheckFailed("cross_entropy returns the sum over the batch; it should be the mean "
-                          "(divide by the batch size)." + numbers)
-    if abs(got + expected) <= 1e-5 * abs(expected):
-        raise CheckFailed("cross_entropy has the wrong sign: the loss is -mean(sum(y * log p))."
-                          + numbers)
-    other_probs, other_y = probs[::-1].copy(), np.roll(y, 1, axis=1)
-    other = expect_python_float(what, call_student(what, cross_entropy, other_probs, other_y))
-    if other == got:
-        raise CheckFailed("cross_entropy returns the same number for different probs and y: "
-                          "compute it from its arguments; a hard-coded value only matches one "
-                          "check." + numbers)
-    raise CheckFailed("cross_entropy returns the wrong value: it should be the mean over the "
-                      "batch of -sum(y * log(probs))." + numbers)
+    if not np.isfinite(got):
+        raise CheckFailed(f"cross_entropy returned {got}, not a finite number." + numbers,
+                          mistake="non_finite")
+    if not close_number(got, expected, 1e-5):
+        if close_number(got, total, 1e-5):
+            raise CheckFailed("cross_entropy returns the sum over the batch; it should be the "
+                              "mean (divide by the batch size)." + numbers,
+                              mistake="cross_entropy_sum")
+        if close_number(got, -expected, 1e-5):
+            raise CheckFailed("cross_entropy has the wrong sign: the loss is "
+                              "-mean(sum(y * log p))." + numbers, mistake="cross_entropy_sign")
+        other = expect_python_float(what, call_student(what, cross_entropy, probs[::-1].copy(),
+                                                       np.roll(y, 1, axis=1)))
+        if other == got:
+            raise CheckFailed("cross_entropy returns the same number for different probs and "
+                              "y: compute it from its arguments; a hard-coded value only "
+                              "matches one check." + numbers, mistake="cross_entropy_hardcoded")
+        raise CheckFailed("cross_entropy returns the wrong value: it should be the mean over "
+                          "the batch of -sum(y * log(probs))." + numbers)
+    check_cross_entropy_zeros(cross_entropy)
 
 
-def check_linear_init(LinearLayer, seed: int = 0) -> None:
+def check_cross_entropy_zeros(cross_entropy,
+                              probs: np.ndarray | None = None, y: np.ndarray | None = None) -> None:
+    """Finite, and right for any allowed log floor, when probabilities are exactly 0."""
+    if probs is None:
+        probs = np.array([[1.0, 0.0, 0.0], [0.0, 0.5, 0.5], [0.2, 0.8, 0.0]])
+        y = np.array([[1.0, 0.0, 0.0], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+    what = "cross_entropy(probs, y) when some probabilities are exactly 0"
+    with np.errstate(all="ignore"):
+        got = expect_python_float(what, call_student(what, cross_entropy, probs.copy(),
+                                                     y.copy()))
+    if not np.isfinite(got):
+        raise CheckFailed(f"{what} returned {got}: the log of zero is -inf, and 0 * -inf is "
+                          "nan. Clip the probabilities to a tiny positive minimum before the "
+                          "log (see Question 2).", mistake="cross_entropy_log_of_zero")
+    low, high = cross_entropy_range(probs, y)
+    if not low * (1 - 1e-6) <= got <= high * (1 + 1e-6):
+        raise CheckFailed(f"{what} is finite but not what a floor between "
+                          f"{LOG_FLOOR_RANGE[0]:g} and {LOG_FLOOR_RANGE[1]:g} gives: clip the "
+                          "probabilities to a tiny positive minimum such as 1e-12, not a large "
+                          f"constant.\n  got {got:.6f}, allowed {low:.6f} to {high:.6f}",
+                          mistake="cross_entropy_large_floor")
+
+
+def _layer(LinearLayer, n_in: int, n_out: int, rng_or_seed) -> Any:
+    rng = rng_or_seed if isinstance(rng_or_seed, np.random.Generator) \
+        else np.random.default_rng(rng_or_seed)
+    return call_student(f"LinearLayer({n_in}, {n_out}, rng)", LinearLayer, n_in, n_out, rng)
+
+
+INIT_HINT = "LinearLayer.__init__ is not implemented yet (Question 3), or does not set it."
+
+
+def check_linear_init(LinearLayer, seed: int = 0, pattern: Sequence[int] = (0, 1, 1, 0, 2, 0),
+                      n_in: int = 5, n_out: int = 3) -> None:
+    """W and b of the right shapes, not all zero, and drawn from the rng argument: layers built
+    from rngs in the states ``pattern`` (equal number = equal state) have equal W exactly when
+    their rngs were equal (a counter or the global np.random cannot follow the pattern)."""
     require_defined("LinearLayer", LinearLayer)
-    what = "LinearLayer(5, 3, rng)"
-    layer = call_student(what, LinearLayer, 5, 3, np.random.default_rng(seed))
-    W = expect_array("LinearLayer(5, 3, rng).W", layer.W, (5, 3))
-    expect_array("LinearLayer(5, 3, rng).b", layer.b, (3,))
-    if np.all(W == 0):
-        raise CheckFailed("W is all zeros: every hidden unit would learn the same thing. "
-                          "Draw W from rng.normal(...) scaled by about sqrt(2 / n_in).")
-    other = snapshot(call_student(what, LinearLayer, 5, 3, np.random.default_rng(seed + 1)).W)
-    if np.array_equal(W, other):
-        raise CheckFailed("W does not depend on rng: use the rng argument "
-                          "(e.g. rng.normal(0, scale, size=(n_in, n_out))).")
-    again = snapshot(call_student(what, LinearLayer, 5, 3, np.random.default_rng(seed)).W)
-    if not np.array_equal(W, again):
-        raise CheckFailed("two layers built with equal rng arguments got different weights: draw "
-                          "W from the rng argument (rng.normal(...)), not from np.random, so the "
-                          "same seed always gives the same network.")
+    what = f"LinearLayer({n_in}, {n_out}, rng)"
+    Ws = []
+    for state in pattern:
+        layer = _layer(LinearLayer, n_in, n_out, seed * 1000 + state)
+        W = snapshot(f"{what}.W", read_attribute(layer, "W", f"{what}.W", INIT_HINT),
+                     (n_in, n_out))
+        snapshot(f"{what}.b", read_attribute(layer, "b", f"{what}.b", INIT_HINT), (n_out,))
+        expect_finite(f"{what}.W", W)
+        if not np.any(W):
+            raise CheckFailed("W is all zeros: every hidden unit would learn the same thing. "
+                              "Draw W from rng.normal(...) scaled by about sqrt(2 / n_in).",
+                              mistake="init_zero")
+        Ws.append(W)
+    for i in range(len(pattern)):
+        for j in range(i):
+            if (pattern[i] == pattern[j]) != bool(np.array_equal(Ws[i], Ws[j])):
+                raise CheckFailed("W does not follow the rng argument: layers built with equal "
+                                  "rng states must get equal weights and others different ones. "
+                                  "Draw W from the rng you are given (rng.normal(...)), not "
+                                  "from np.random or a counter.", mistake="init_ignores_rng")
 
 
 def check_linear_forward(LinearLayer, seed: int = 0) -> None:
     require_defined("LinearLayer", LinearLayer)
     rng = np.random.default_rng(seed)
-    layer = call_student("LinearLayer(4, 3, rng)", LinearLayer, 4, 3, np.random.default_rng(seed))
+    layer = _layer(LinearLayer, 4, 3, seed)
     W, b = rng.normal(size=(4, 3)), rng.normal(size=3)
     layer.W, layer.b = W.copy(), b.copy()
     x = rng.normal(size=(2, 4))
     out = call_student("LinearLayer.forward(x)", layer.forward, x.copy())
     assert_close("LinearLayer.forward(x) for x of shape (2, 4)", out, x @ W + b,
-                 wrong_answers=[("x @ W without the bias", x @ W)])
+                 wrong_answers=[("x @ W without the bias", x @ W, "forward_without_bias")])
 
 
 def linear_backward_shape_hints(n_batch: int, n_in: int, n_out: int) -> dict[str, list]:
     """Shapes typical LinearLayer.backward mistakes give, for ``expect_array``'s shape_hints."""
     return {
         "dx": [((n_in, n_out), "it has the shape of W: backward returns dW instead of dX, the "
-                               "gradient for its input x, shape (B, n_in).")],
+                               "gradient for its input x, shape (B, n_in).",
+                "backward_returns_dw")],
         "db": [((n_batch,), "one entry per example: sum grad_out over the batch (the first "
-                            "axis) to get one entry per output unit.")],
+                            "axis) to get one entry per output unit.", "db_wrong_axis"),
+               ((1, n_out), "db must be 1-D like b (drop keepdims=True).", "db_keepdims")],
     }
 
 
-def check_linear_backward(LinearLayer, seed: int = 0) -> None:
-    """Shapes, then a float64 gradient check of dX, dW, db against central differences."""
-    require_defined("LinearLayer", LinearLayer)
-    rng = np.random.default_rng(seed)
-    n_batch, n_in, n_out = 2, 4, 3
-    layer = call_student("LinearLayer(4, 3, rng)", LinearLayer, n_in, n_out,
-                         np.random.default_rng(seed))
-    W, b = rng.normal(size=(n_in, n_out)), rng.normal(size=n_out)
-    x, g = rng.normal(size=(n_batch, n_in)), rng.normal(size=(n_batch, n_out))
-    layer.W, layer.b = W.copy(), b.copy()
+def linear_backward_once(LinearLayer, layer, W, b, x, g, when: str = ""):
+    """forward(x), backward(g) on ``layer``; ``(dx, dW, db)`` checked for shape, as float64."""
+    n_batch, n_in = x.shape
+    n_out = g.shape[1]
     call_student("LinearLayer.forward(x)", layer.forward, x.copy())
     dx = call_student("LinearLayer.backward(grad_out)", layer.backward, g.copy())
     hints = linear_backward_shape_hints(n_batch, n_in, n_out)
-    expect_array("LinearLayer.backward(grad_out) (the gradient dX)", dx, x.shape,
-                 shape_hints=hints["dx"])
-    dW = expect_array("layer.dW after backward", layer.dW, W.shape)
-    db = expect_array("layer.db after backward", layer.db, b.shape, shape_hints=hints["db"])
-    if not (np.array_equal(snapshot(layer.W), W) and np.array_equal(snapshot(layer.b), b)):
+    sizes = f"(B={n_batch}, n_in={n_in}, n_out={n_out}){when}"
+    dx = expect_array(f"dX returned by backward {sizes}", dx, x.shape, shape_hints=hints["dx"])
+    dW = expect_array(f"layer.dW after backward {sizes}",
+                      read_attribute(layer, "dW", "layer.dW", "backward must store self.dW."),
+                      W.shape)
+    db = expect_array(f"layer.db after backward {sizes}",
+                      read_attribute(layer, "db", "layer.db", "backward must store self.db."),
+                      b.shape, shape_hints=hints["db"])
+    if not (np.array_equal(snapshot("layer.W after backward", layer.W, W.shape), W)
+            and np.array_equal(snapshot("layer.b after backward", layer.b, b.shape), b)):
         raise CheckFailed("backward changed W or b: it must only compute gradients; train_step "
-                          "updates the parameters once every gradient is known.")
-    num_dx = numerical_gradient(lambda v: float(np.sum((v @ W + b) * g)), x)
-    num_dW = numerical_gradient(lambda v: float(np.sum((x @ v + b) * g)), W)
-    num_db = numerical_gradient(lambda v: float(np.sum((x @ W + v) * g)), b)
-    tol = lambda a: max(1e-6, tolerance_for(a))  # noqa: E731
-    assert_close("dX (returned by backward)", dx, num_dx, tol=tol(dx))
-    assert_close("layer.dW", layer.dW, num_dW, tol=tol(dW), wrong_answers=[
-        ("the mean over the batch instead of the sum", num_dW / n_batch)])
-    assert_close("layer.db", layer.db, num_db, tol=tol(db), wrong_answers=[
-        ("the mean over the batch instead of the sum", num_db / n_batch)])
+                          "updates the parameters once every gradient is known.",
+                          mistake="backward_changes_parameters")
+    return dx, dW, db
 
 
-def _network_gradients(weights, x, g, activation):
-    """Numerical dW, db of sum(logits * g) for every layer (float64)."""
-    grads = []
-    for k, (W, b) in enumerate(weights):
-        def f_W(v, k=k):
-            w = list(weights)
-            w[k] = (v, weights[k][1])
-            return float(np.sum(forward_with(w, x, activation)[0] * g))
+def compare_linear_gradients(dx, dW, db, W, x, g, sizes: str = "", show_values: bool = True):
+    """dX, dW, db against the backprop equations; typical mistakes are named."""
+    n_batch, n_in = x.shape
+    n_out = g.shape[1]
+    square = n_in == n_out
+    assert_close(f"dX returned by backward{sizes}", dx, g @ W.T, show_values=show_values,
+                 wrong_answers=[
+                     ("grad_out @ W.reshape(n_out, n_in) (a reshape instead of a transpose)",
+                      g @ W.reshape(n_out, n_in), "dx_reshape"),
+                     ("grad_out @ W (W not transposed)", g @ W if square else np.zeros(0),
+                      "dx_not_transposed")])
+    assert_close(f"layer.dW{sizes}", dW, x.T @ g, show_values=show_values, wrong_answers=[
+        ("the mean over the batch instead of the sum", x.T @ g / n_batch, "dw_mean"),
+        ("(grad_out.T @ x) reshaped instead of transposed", (g.T @ x).reshape(n_in, n_out),
+         "dw_reshape"),
+        ("grad_out.T @ x (dW transposed)", g.T @ x if square else np.zeros(0),
+         "dw_transposed")])
+    assert_close(f"layer.db{sizes}", db, g.sum(axis=0), show_values=show_values,
+                 wrong_answers=[("the mean over the batch instead of the sum", g.mean(axis=0),
+                                 "db_mean")])
 
-        def f_b(v, k=k):
-            w = list(weights)
-            w[k] = (weights[k][0], v)
-            return float(np.sum(forward_with(w, x, activation)[0] * g))
 
-        grads.append((numerical_gradient(f_W, W), numerical_gradient(f_b, b)))
-    return grads
+def check_linear_backward(LinearLayer, seed: int = 0,
+                          shapes: Sequence[tuple[int, int, int]] = ((2, 4, 3), (3, 3, 3)),
+                          show_values: bool = True) -> None:
+    """For each ``(B, n_in, n_out)``: shapes, values against the backprop equations, and a
+    second forward/backward on another batch giving that batch's gradients (not a sum)."""
+    require_defined("LinearLayer", LinearLayer)
+    rng = np.random.default_rng(seed)
+    for n_batch, n_in, n_out in shapes:
+        layer = _layer(LinearLayer, n_in, n_out, seed)
+        W, b = rng.normal(size=(n_in, n_out)), rng.normal(size=n_out)
+        layer.W, layer.b = W.copy(), b.copy()
+        sizes = f" (B={n_batch}, n_in={n_in}, n_out={n_out})"
+        first = None
+        for when in ("", ", called a second time"):
+            x, g = rng.normal(size=(n_batch, n_in)), rng.normal(size=(n_batch, n_out))
+            dx, dW, db = linear_backward_once(LinearLayer, layer, W, b, x, g, when)
+            if first is not None and (relative_error(dW, first[0] + x.T @ g) < 1e-6
+                                      or relative_error(db, first[1] + g.sum(axis=0)) < 1e-6):
+                raise CheckFailed("the second backward adds its gradients to those of the first: "
+                                  "dW and db are accumulated with += and never reset. Assign "
+                                  "them (self.dW = ...) instead.",
+                                  mistake="gradients_accumulated")
+            compare_linear_gradients(dx, dW, db, W, x, g, sizes + when, show_values)
+            first = (dW, db)
 
 
-def check_network_backward(network_backward, LinearLayer, MLP, activation: str = "relu",
-                           seed: int = 0, sizes: Sequence[int] = (4, 5, 3)) -> None:
-    """Gradient check of every layer's dW and db after ``network_backward`` on a tiny MLP."""
+# A layer this large makes finite differences (two forward passes per weight: about two
+# million) impossible within the limit, while the backprop equations need milliseconds.
+LARGE_LAYER = (16, 1024, 1024)
+LARGE_LAYER_SECONDS = 10.0
+
+
+def check_linear_backward_vectorised(LinearLayer, seed: int = 0) -> None:
+    require_defined("LinearLayer", LinearLayer)
+    n_batch, n_in, n_out = LARGE_LAYER
+    rng = np.random.default_rng(seed)
+    layer = _layer(LinearLayer, n_in, n_out, seed)
+    W, b = rng.normal(0, 0.05, size=(n_in, n_out)), rng.normal(size=n_out)
+    x, g = rng.normal(size=(n_batch, n_in)), rng.normal(size=(n_batch, n_out))
+    layer.W, layer.b = W.copy(), b.copy()
+    call_student("LinearLayer.forward(x)", layer.forward, x.copy())
+    dx = call_within(LARGE_LAYER_SECONDS, f"LinearLayer.backward(grad_out) for a {n_in} x "
+                     f"{n_out} layer", layer.backward, g.copy())
+    sizes = f" (B={n_batch}, n_in={n_in}, n_out={n_out})"
+    dx = expect_array("dX returned by backward" + sizes, dx, x.shape)
+    dW = expect_array("layer.dW" + sizes, layer.dW, W.shape)
+    db = expect_array("layer.db" + sizes, layer.db, b.shape)
+    compare_linear_gradients(dx, dW, db, W, x, g, sizes, show_values=False)
+
+
+def check_network_backward(network_backward, LinearLayer, activation: str = "relu",
+                           seed: int = 0, sizes: Sequence[int] = (4, 5, 5, 3),
+                           show_values: bool = True) -> None:
+    """Every layer's dW and db and the returned dL/dx after ``network_backward`` on a small
+    network, against the backprop equations; the first wrong layer (from the top) is named,
+    with the typical mistake its values match."""
     require_defined("network_backward", network_backward)
-    model, x, weights = small_model(MLP, LinearLayer, sizes, activation, seed)
+    weights, x = draw_weights(sizes, activation, seed)
+    model, layers = network(LinearLayer, sizes, activation, weights, seed)
+    forward_layers(model, layers, weights, x, activation)
     g = np.random.default_rng(seed + 1000).normal(size=(x.shape[0], sizes[-1]))
-    call_student("model.forward(x) (it calls your LinearLayer.forward)", model.forward, x.copy())
     dx = call_student("network_backward(model, grad_logits)", network_backward, model, g.copy(),
-                      in_network=True)
-    expect_array("network_backward(model, grad_logits) (the gradient w.r.t. the input)", dx,
-                 x.shape, shape_hints=[(
-                     (x.shape[0], sizes[1]), "that is the shape of the first hidden layer's "
-                     "output: the gradient never went through layers[0].backward (does the loop "
-                     "stop before layers[0]?).")])
-    numeric = _network_gradients(weights, x, g, activation)
+                      context="network")
+    where = f" ({activation} network {list(sizes)})"
+    dx = expect_array("network_backward(model, grad_logits) (the gradient for the input)", dx,
+                      x.shape, shape_hints=[(
+                          (x.shape[0], sizes[1]), "that is the shape of the first hidden "
+                          "layer's output: the gradient never went through layers[0].backward "
+                          "(does the loop stop before layers[0]?).", "first_layer_skipped")])
+    expected = backprop(weights, x, g, activation)
     mistakes = backprop_mistakes(weights, x, g, activation)
-    per_example = [((x.shape[0],), "one entry per example: db must be summed over the "
-                                   "batch (the first axis).")]
-    for i, (layer, (num_dW, num_db)) in enumerate(zip(model.layers, numeric)):
-        expect_array(f"layers[{i}].dW", layer.dW, num_dW.shape)
-        expect_array(f"layers[{i}].db", layer.db, num_db.shape, shape_hints=per_example)
-        for name, value, expected, which in (("dW", layer.dW, num_dW, 0),
-                                             ("db", layer.db, num_db, 1)):
-            assert_close(f"layers[{i}].{name} ({activation} network)", value,
-                         expected, tol=max(1e-6, tolerance_for(value)),
-                         wrong_answers=[(d, grads[i][which]) for d, grads in mistakes])
+    per_example = [((x.shape[0],), "one entry per example: db must be summed over the batch "
+                                   "(the first axis).", "db_wrong_axis")]
+    for i in range(len(layers) - 1, -1, -1):
+        n_in, n_out = sizes[i], sizes[i + 1]
+        dW = expect_array(f"layers[{i}].dW", read_attribute(
+            layers[i], "dW", f"layers[{i}].dW", "network_backward must call every layer's "
+            "backward, which stores self.dW."), (n_in, n_out))
+        db = expect_array(f"layers[{i}].db", read_attribute(
+            layers[i], "db", f"layers[{i}].db", "backward must store self.db."), (n_out,),
+            shape_hints=per_example)
+        for name, value, which in (("dW", dW, 0), ("db", db, 1)):
+            assert_close(f"layers[{i}].{name}{where}", value, expected[i][which],
+                         tol=max(1e-6, tolerance_for(value)), show_values=show_values,
+                         wrong_answers=[(d, grads[i][which], m) for d, grads, m in mistakes])
+    assert_close(f"the value network_backward returns (dL/dx){where}", dx,
+                 backprop_input(weights, x, g, activation), show_values=show_values,
+                 tol=max(1e-6, tolerance_for(dx)), mistake="input_gradient_wrong")
+
+
+def check_network_backward_vectorised(network_backward, LinearLayer, seed: int = 0) -> None:
+    """network_backward on a 1024-1024-10 ReLU network within the time limit."""
+    require_defined("network_backward", network_backward)
+    sizes = (LARGE_LAYER[1], LARGE_LAYER[2], 10)
+    rng = np.random.default_rng(seed)
+    weights = [(rng.normal(0, np.sqrt(2 / n_in), size=(n_in, n_out)), rng.normal(0, 0.1, n_out))
+               for n_in, n_out in zip(sizes[:-1], sizes[1:])]
+    x = rng.normal(size=(LARGE_LAYER[0], sizes[0]))
+    g = rng.normal(size=(len(x), sizes[-1])) / len(x)
+    model, layers = network(LinearLayer, sizes, "relu", weights, seed)
+    forward_layers(model, layers, weights, x, "relu")
+    call_within(LARGE_LAYER_SECONDS, "network_backward(model, grad_logits) for a 1024-1024-10 "
+                "network", network_backward, model, g.copy())
+    expected = backprop(weights, x, g, "relu")
+    for k, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        dW = expect_array(f"layers[{k}].dW (1024-1024-10 network)", read_attribute(
+            layers[k], "dW", f"layers[{k}].dW", "backward must store self.dW."), (n_in, n_out))
+        assert_close(f"layers[{k}].dW (1024-1024-10 network)", dW, expected[k][0],
+                     tol=max(1e-6, tolerance_for(dW)), show_values=False)
 
 
 def _updated(weights, grads, lr: float, scale: float = 1.0) -> list:
@@ -589,79 +945,167 @@ def _updated(weights, grads, lr: float, scale: float = 1.0) -> list:
             for (W, b), (dW, db) in zip(weights, grads)]
 
 
-def check_train_step(train_step, LinearLayer, MLP, activation: str = "relu", seed: int = 0,
-                     sizes: Sequence[int] = (4, 5, 3), lr: float = 0.5) -> None:
+def sgd_reference(weights, x, y, activation: str, lr: float):
+    """``(loss before, updated weights, gradients)`` of one SGD step, all float64."""
+    logits = forward_with(weights, x, activation)[0]
+    residual = (softmax_rows(logits) - y) / x.shape[0]
+    grads = backprop(weights, x, residual, activation)
+    return mean_cross_entropy(logits, y), _updated(weights, grads, lr), grads
+
+
+def check_returned_loss(loss: Any, expected: float, after: float, n_batch: int,
+                        rtol: float = 1e-4) -> float:
+    """The loss train_step returned against the trusted loss before the update."""
+    what = "train_step(model, x, y, lr)"
+    loss = expect_python_float(what, loss)
+    if close_number(loss, expected, rtol):
+        return loss
+    numbers = f"\n  got {loss:.6f}; the mean cross-entropy before the update is {expected:.6f}."
+    if not np.isfinite(loss):
+        raise CheckFailed(f"train_step returned {loss}, not a finite loss." + numbers,
+                          mistake="non_finite")
+    if close_number(loss, after, rtol):
+        raise CheckFailed("train_step returned the loss after the update: compute the loss "
+                          "before changing any parameter." + numbers, mistake="loss_after_update")
+    if close_number(loss, n_batch * expected, rtol):
+        raise CheckFailed("train_step returned the sum over the batch instead of the mean."
+                          + numbers, mistake="cross_entropy_sum")
+    if close_number(loss, -expected, rtol):
+        raise CheckFailed("train_step returned the loss with the wrong sign." + numbers,
+                          mistake="cross_entropy_sign")
+    raise CheckFailed("train_step returned the wrong loss: it should be cross_entropy(softmax("
+                      "model.forward(x)), y) before the update; if that is what you return, "
+                      "check softmax, cross_entropy and LinearLayer.forward." + numbers,
+                      mistake="loss_wrong")
+
+
+def check_train_step(train_step, LinearLayer, activation: str = "relu", seed: int = 0,
+                     sizes: Sequence[int] = (4, 5, 3), lr: float = 0.5,
+                     show_values: bool = True) -> None:
     """One SGD step: the returned loss and every updated parameter, against float64 maths.
 
     A wrong parameter is compared with what typical mistakes give, to name the mistake.
     """
     require_defined("train_step", train_step)
-    model, x, weights = small_model(MLP, LinearLayer, sizes, activation, seed, batch=4)
+    weights, x = draw_weights(sizes, activation, seed, batch=4)
+    model, layers = network(LinearLayer, sizes, activation, weights, seed)
     n_batch = x.shape[0]
     y = one_hot(np.random.default_rng(seed + 7).integers(0, sizes[-1], size=n_batch), sizes[-1],
                 np.float64)
-    logits = forward_with(weights, x, activation)[0]
-    probs = softmax_rows(logits)
-    expected_loss = mean_cross_entropy(logits, y)
+    expected_loss, expected, grads = sgd_reference(weights, x, y, activation, lr)
+    after = mean_cross_entropy(forward_with(expected, x, activation)[0], y)
     what = "train_step(model, x, y, lr)"
-    loss = expect_python_float(what, call_student(what, train_step, model, x.copy(), y.copy(),
-                                                  lr))
-    numeric = []
-    for k, (W, b) in enumerate(weights):
-        def loss_of(v, k=k, which=0):
-            w = [list(p) for p in weights]
-            w[k][which] = v
-            return mean_cross_entropy(forward_with(w, x, activation)[0], y)
-
-        numeric.append((numerical_gradient(lambda v: loss_of(v, which=0), W),
-                        numerical_gradient(lambda v: loss_of(v, which=1), b)))
-    expected = _updated(weights, numeric, lr)
-    if abs(loss - expected_loss) > 1e-4 * max(1.0, expected_loss):
-        after = mean_cross_entropy(forward_with(expected, x, activation)[0], y)
-        reason = ""
-        if abs(loss - after) <= 1e-4 * max(1.0, after):
-            reason = (" It matches the loss after the update: compute the loss before changing "
-                      "any parameter.")
-        elif abs(loss - n_batch * expected_loss) <= 1e-4 * n_batch * expected_loss:
-            reason = " It matches the sum over the batch instead of the mean."
-        elif abs(loss + expected_loss) <= 1e-4 * max(1.0, expected_loss):
-            reason = " It has the wrong sign."
-        else:
-            reason = (" It should be cross_entropy(softmax(model.forward(x)), y) before the "
-                      "update; if that is what you return, check softmax, cross_entropy and "
-                      "LinearLayer.forward.")
-        raise CheckFailed(f"train_step returned the wrong loss.{reason}\n  got {loss:.6f}; the "
-                          f"mean cross-entropy before the update is {expected_loss:.6f}.")
+    loss = call_student(what, train_step, model, x.copy(), y.copy(), lr)
+    check_returned_loss(loss, expected_loss, after, n_batch)
+    new_weights = read_weights(layers, sizes, "after one step")
+    probs = softmax_rows(forward_with(weights, x, activation)[0])
     residual = (probs - y) / n_batch
     mistakes = [
-        ("moving uphill (+ lr * gradient: wrong sign)", _updated(weights, numeric, -lr)),
-        ("not updating the parameters at all", [(W, b) for W, b in weights]),
-        ("not dividing probs - y by the batch size", _updated(weights, numeric, lr, n_batch)),
-        ("dividing by the batch size twice", _updated(weights, numeric, lr, 1 / n_batch)),
+        ("moving uphill (+ lr * gradient: wrong sign)", _updated(weights, grads, -lr),
+         "update_wrong_sign"),
+        ("not updating the parameters at all", [(W, b) for W, b in weights], "not_updated"),
+        ("not dividing probs - y by the batch size", _updated(weights, grads, lr, n_batch),
+         "no_batch_divide"),
+        ("dividing by the batch size twice", _updated(weights, grads, lr, 1 / n_batch),
+         "batch_divide_twice"),
         ("backpropagating probs instead of probs - y",
-         _updated(weights, backprop(weights, x, probs / n_batch, activation), lr)),
-    ] + [(description, _updated(weights, grads, lr))
-         for description, grads in backprop_mistakes(weights, x, residual, activation)]
-    for k, layer in enumerate(model.layers):
-        for name, value, which in (("W", layer.W, 0), ("b", layer.b, 1)):
+         _updated(weights, backprop(weights, x, probs / n_batch, activation), lr),
+         "probs_instead_of_residual"),
+        ("updating a layer before the gradient for the layers below is computed from its W",
+         eager_update(weights, x, residual, activation, lr), "update_before_all_gradients"),
+    ] + [(description, _updated(weights, wrong, lr), mistake)
+         for description, wrong, mistake in backprop_mistakes(weights, x, residual, activation)]
+    for k in range(len(layers)):
+        for name, which in (("W", 0), ("b", 1)):
+            value = new_weights[k][which]
             assert_close(f"layers[{k}].{name} after one step", value, expected[k][which],
-                         tol=max(1e-6, tolerance_for(value)),
-                         wrong_answers=[(d, new[k][which]) for d, new in mistakes])
+                         tol=max(1e-6, tolerance_for(value)), show_values=show_values,
+                         mistake="update_wrong",
+                         wrong_answers=[(d, new[k][which], m) for d, new, m in mistakes])
+
+
+def check_train_step_large(train_step, LinearLayer, seed: int = 0) -> None:
+    """One step on a 1024-1024-10 network within the time limit: backprop, not numerics."""
+    require_defined("train_step", train_step)
+    sizes, lr = (LARGE_LAYER[1], LARGE_LAYER[2], 10), 0.1
+    rng = np.random.default_rng(seed)
+    weights = [(rng.normal(0, np.sqrt(2 / n_in), size=(n_in, n_out)), np.zeros(n_out))
+               for n_in, n_out in zip(sizes[:-1], sizes[1:])]
+    x = rng.normal(size=(LARGE_LAYER[0], sizes[0]))
+    y = one_hot(rng.integers(0, 10, size=len(x)), 10, np.float64)
+    model, layers = network(LinearLayer, sizes, "relu", weights, seed)
+    expected_loss, expected, _ = sgd_reference(weights, x, y, "relu", lr)
+    after = mean_cross_entropy(forward_with(expected, x, "relu")[0], y)
+    loss = call_within(LARGE_LAYER_SECONDS, "train_step(model, x, y, lr) for a 1024-1024-10 "
+                       "network", train_step, model, x.copy(), y.copy(), lr)
+    check_returned_loss(loss, expected_loss, after, len(x), rtol=1e-3)
+    for k, (W, b) in enumerate(read_weights(layers, sizes, "after one step")):
+        assert_close(f"layers[{k}].W after one step of a 1024-1024-10 network", W, expected[k][0],
+                     tol=1e-3, show_values=False, mistake="update_wrong")
+        assert_close(f"layers[{k}].b after one step of a 1024-1024-10 network", b, expected[k][1],
+                     tol=1e-3, show_values=False, mistake="update_wrong")
+
+
+def eager_update(weights, x, g, activation: str, lr: float) -> list:
+    """What updating each layer as soon as its gradient is known gives: the layers below get a
+    gradient computed with the already-updated weights."""
+    _, pre = forward_with(weights, x, activation)
+    acts = [ACTS[activation](z) for z in pre]
+    new, grad = [None] * len(weights), np.asarray(g, dtype=np.float64)
+    for k in range(len(weights) - 1, -1, -1):
+        layer_input = x if k == 0 else acts[k - 1]
+        new[k] = (weights[k][0] - lr * layer_input.T @ grad, weights[k][1] - lr * grad.sum(0))
+        grad = grad @ new[k][0].T
+        if k > 0:
+            grad = grad * DERIVATIVES[activation](pre[k - 1])
+    return new
+
+
+def check_loss_falls(train_step, LinearLayer, steps: int = 60) -> None:
+    """Repeated steps on two moons reduce the loss, measured by the kit from the weights."""
+    from backprop_support import make_two_moons
+
+    x, labels = make_two_moons(128, seed=3)
+    y = one_hot(labels, 2, np.float64)
+    sizes = (2, 16, 2)
+    rng = np.random.default_rng(4)
+    weights = [(rng.normal(0, np.sqrt(2 / n_in), size=(n_in, n_out)), np.zeros(n_out))
+               for n_in, n_out in zip(sizes[:-1], sizes[1:])]
+    model, layers = network(LinearLayer, sizes, "relu", weights)
+    before = mean_cross_entropy(forward_with(weights, x, "relu")[0], y)
+    for _ in range(steps):
+        call_student("train_step(model, x, y, lr)", train_step, model, x, y, 0.5)
+    final = read_weights(layers, sizes, f"after {steps} steps")
+    if not all(np.all(np.isfinite(p)) for pair in final for p in pair):
+        raise CheckFailed("the weights became nan or inf while training on a toy problem.",
+                          mistake="training_diverged")
+    after = mean_cross_entropy(forward_with(final, x, "relu")[0], y)
+    if not after < 0.8 * before:
+        raise CheckFailed("repeated train_step calls on a toy problem do not reduce the loss "
+                          "(measured from the weights): check the sign of the update and the "
+                          f"gradients.\n  {steps} steps moved the loss from {before:.3f} to "
+                          f"{after:.3f}.", mistake="loss_does_not_fall")
 
 
 def _as_float(value: Any) -> float:
+    if value is None:
+        return float("nan")
     try:
         return float(np.asarray(value, dtype=np.float64).reshape(-1)[0])
     except Exception:  # noqa: BLE001 - any odd return value counts as "not a number"
         return float("nan")
 
 
-def check_mnist_accuracy(train_step, LinearLayer, MLP, **overrides: Any) -> float:
-    """Train the kit's MLP with the student's ``train_step`` and measure MNIST test accuracy.
+def check_mnist_accuracy(train_step, LinearLayer, **overrides: Any) -> float:
+    """Train with the student's ``train_step`` and ``LinearLayer`` and measure MNIST accuracy.
 
-    Settings come from ``MNIST_GRADING`` (overridable for the quick public check). The loop
-    stops early, with a clear message, when its projected time exceeds the time budget.
-    Accuracy is computed from the trained weights by the kit's own forward pass.
+    Settings come from ``MNIST_GRADING`` (overridable for the quick public check). At
+    ``cfg["checked_steps"]`` steps chosen here, the update must be the SGD step with the
+    backpropagated gradient computed from the weights before it, and the returned loss the
+    loss before it: points for accuracy need backprop. The loop stops early, with a clear
+    message, when its projected time exceeds the time budget; ``project_to`` (the public
+    check) projects the time of the graded run instead. Accuracy comes from the trained
+    weights through the kit's own forward pass.
     """
     import time
 
@@ -670,53 +1114,64 @@ def check_mnist_accuracy(train_step, LinearLayer, MLP, **overrides: Any) -> floa
     require_defined("train_step", train_step)
     require_defined("LinearLayer", LinearLayer)
     cfg = {**MNIST_GRADING, **overrides}
-    # pixels stay uint8 until a batch is used: the float32 copy of the whole subset would
-    # be the largest allocation of a grading
+    sizes = cfg["layer_sizes"]
     x_train, y_train, x_test, y_test = load_mnist_uint8(n_train=cfg["n_train"])
-    model = call_student("MLP([784, 128, 10], LinearLayer, rng) (it builds your LinearLayer)",
-                         MLP, cfg["layer_sizes"], LinearLayer, np.random.default_rng(cfg["seed"]))
+    model, layers = network(LinearLayer, sizes, "relu", None, cfg["seed"])
     rng = np.random.default_rng(cfg["seed"])
     n, bs = len(x_train), cfg["batch_size"]
     schedule = []   # (epoch, batch, image indices) of every training step, in order
     for epoch in range(cfg["epochs"]):
         order = rng.permutation(n)
         schedule += [(epoch, i // bs, order[i:i + bs]) for i in range(0, n, bs)]
-    total_batches = len(schedule)
+    total = len(schedule)
+    checked = {0} | set(np.random.default_rng(cfg["seed"] + 1).choice(
+        np.arange(1, total), size=min(total - 1, cfg["checked_steps"] - 1), replace=False).tolist())
     # The grader's sandbox proxies run a chunk of calls in one round trip (``call_many``);
-    # chunks end where the time is checked, so a slow train_step is stopped as early.
+    # chunks end where the time is checked and before every checked step.
     run_steps = getattr(train_step, "call_many", None) or (
         lambda calls: [train_step(*call) for call in calls])
-    done, start = 0, time.perf_counter()
-    while done < total_batches:
-        end = min(total_batches, 5 if done < 5 else 20 if done < 20 else done + 20)
+    what = "train_step(model, x, y, lr) during MNIST training"
+    spent, done = 0.0, 0
+    while done < total:
+        end = min(total, 5 if done < 5 else 20 if done < 20 else done + 20)
+        end = min([end] + [s for s in checked if done < s])
+        if done in checked:
+            end = done + 1
         chunk = schedule[done:end]
-        losses = call_student(
-            "train_step(model, x, y, lr) during MNIST training", run_steps,
-            [(model, scale_pixels(x_train[idx]), one_hot(y_train[idx], 10, np.float32),
-              cfg["lr"]) for _, _, idx in chunk])
+        batches = [(scale_pixels(x_train[idx]), one_hot(y_train[idx], 10, np.float32))
+                   for _, _, idx in chunk]
+        before = read_weights(layers, sizes, "during training") if done in checked else None
+        start = time.perf_counter()
+        losses = call_student(what, run_steps, [(model, x, y, cfg["lr"]) for x, y in batches])
+        spent += time.perf_counter() - start
         if type(losses) is not list or len(losses) != len(chunk):
-            raise CheckFailed("training on MNIST: train_step did not return one loss per call.")
+            raise CheckFailed("training on MNIST: train_step did not return one loss per call.",
+                              mistake="wrong_type")
         for (epoch, batch, _), loss in zip(chunk, losses):
+            if loss is None:
+                raise CheckFailed("training on MNIST: train_step returned None: it is not "
+                                  "implemented yet, or it is missing a `return`.",
+                                  mistake="not_implemented")
             if not np.isfinite(_as_float(loss)):
                 raise CheckFailed(
                     f"training on MNIST: the loss became {_as_float(loss)} at epoch {epoch + 1}, "
-                    f"batch {batch + 1} (or train_step did not return a number).")
+                    f"batch {batch + 1} (or train_step did not return a number).",
+                    mistake="training_diverged")
+        if before is not None:
+            check_sgd_step(before, layers, sizes, batches[0], cfg["lr"], losses[0])
         done = end
-        if done in (5, 20) or done % 100 == 0:
-            elapsed = time.perf_counter() - start
-            projected = elapsed / done * total_batches
+        if done in (5, 20) or done % 100 == 0 or done == total:
+            projected = spent / done * cfg.get("project_to", total)
             # a short burst of load on the grading machine must not stop correct code
-            if projected > cfg["time_budget_s"] and elapsed >= MIN_SECONDS_BEFORE_STOP:
+            if projected > cfg["time_budget_s"] and (spent >= MIN_SECONDS_BEFORE_STOP
+                                                     or done == total):
                 raise CheckFailed(
-                    f"training is too slow: {done} batches took {elapsed:.1f} s, so "
-                    f"{total_batches} batches would take about {projected:.0f} s (budget "
-                    f"{cfg['time_budget_s']:.0f} s). Use whole-batch matrix products, not a "
-                    "Python loop over the examples.")
-    weights = []
-    for k, layer in enumerate(model.layers):
-        n_in, n_out = cfg["layer_sizes"][k], cfg["layer_sizes"][k + 1]
-        weights.append((expect_array(f"layers[{k}].W after training", layer.W, (n_in, n_out)),
-                        expect_array(f"layers[{k}].b after training", layer.b, (n_out,))))
+                    f"training is too slow: {done} batches took {spent:.1f} s, so the "
+                    f"{cfg.get('project_to', total)} batches of the graded run would take about "
+                    f"{projected:.0f} s (budget {cfg['time_budget_s']:.0f} s). Use whole-batch "
+                    "matrix products, not a Python loop over the examples.",
+                    mistake="training_too_slow")
+    weights = read_weights(layers, sizes, "after training")
     acc = float(np.mean(predict_with_weights(weights, x_test) == y_test))
     if not acc >= cfg["threshold"]:
         raise CheckFailed(
@@ -724,16 +1179,55 @@ def check_mnist_accuracy(train_step, LinearLayer, MLP, **overrides: Any) -> floa
             "not learn well enough (the checks of the gradient and update questions find most "
             f"causes).\n  accuracy {acc:.1%}, at least {cfg['threshold']:.0%} required "
             f"({cfg['n_train']} training images, {cfg['epochs']} epoch(s), learning rate "
-            f"{cfg['lr']}).")
+            f"{cfg['lr']}).", mistake="mnist_accuracy_low")
     return acc
+
+
+def check_sgd_step(before, layers, sizes, batch, lr: float, loss: Any) -> None:
+    """The step just taken was SGD with backprop gradients from the weights ``before`` it."""
+    x, y = (np.asarray(a, dtype=np.float64) for a in batch)
+    expected_loss, expected, grads = sgd_reference(before, x, y, "relu", lr)
+    after = read_weights(layers, sizes, "during training")
+    why = ("training on MNIST: a step of train_step is not one SGD step with the "
+           "backpropagated gradient (W -= lr * dW for every layer, dW from the weights before "
+           "the step): points for MNIST need that step.")
+    if not close_number(_as_float(loss), expected_loss, 1e-3):
+        raise CheckFailed(why + " Its returned loss is not the loss before the step.",
+                          mistake="not_backprop_update")
+    for k in range(len(sizes) - 1):
+        for which in (0, 1):
+            moved = after[k][which] - before[k][which]
+            want = -lr * grads[k][which]
+            if not relative_error(moved, want) <= 2e-3:
+                raise CheckFailed(why + f"\n  layers[{k}]: relative error of the update "
+                                  f"{relative_error(moved, want):.2g}",
+                                  mistake="not_backprop_update")
+
+
+def check_mnist_speed(train_step, LinearLayer) -> float:
+    """The quick public check: a small slice, one epoch; fails when the graded run's number
+    of steps would exceed its time budget at the speed measured here."""
+    g = MNIST_GRADING
+    steps = g["epochs"] * -(-g["n_train"] // g["batch_size"])
+    return check_mnist_accuracy(train_step, LinearLayer, **MNIST_PUBLIC, project_to=steps)
+
+
+ANSWER_LETTERS = ("a", "b", "c", "d")
 
 
 def check_answer_format(answers: dict[str, Any]) -> None:
     bad = [name for name, value in answers.items()
-           if not (isinstance(value, str) and value.strip().lower() in ("a", "b", "c", "d"))]
+           if not (isinstance(value, str) and value.strip().lower() in ANSWER_LETTERS)]
     if bad:
         raise CheckFailed(f"set {', '.join(bad)} to one of the strings \"a\", \"b\", \"c\" or "
-                          "\"d\".")
+                          "\"d\".", mistake="quiz_format")
+
+
+def check_answers(answers: dict[str, Any], key: dict[str, str]) -> None:
+    """Hidden: every answer right. The message never says which or how many are wrong."""
+    if not all(isinstance(answers.get(n), str) and answers[n].strip().lower() == want
+               for n, want in key.items()):
+        raise CheckFailed("at least one knowledge-check answer is wrong.", mistake="quiz_wrong")
 
 
 def debugging_checklist(LinearLayer, network_backward, softmax, cross_entropy,
@@ -803,6 +1297,13 @@ def debugging_checklist(LinearLayer, network_backward, softmax, cross_entropy,
              "model.activation)", lambda h, pre, acts: derivatives[other](pre[h])),
         ]
 
+    def small_model(sizes, activation, seed, batch=3):
+        weights, x = draw_weights(sizes, activation, seed, batch)
+        model = MLP(list(sizes), LinearLayer, np.random.default_rng(seed), activation=activation)
+        for layer, (W, b) in zip(model.layers, weights):
+            layer.W, layer.b = W.copy(), b.copy()
+        return model, x, weights
+
     def correct(activation):
         return lambda h, pre, acts: derivatives[activation](pre[h])
 
@@ -845,14 +1346,14 @@ def debugging_checklist(LinearLayer, network_backward, softmax, cross_entropy,
             raise CheckFailed("the rows of softmax(logits) do not sum to 1: fix softmax first "
                               "(grader.check(\"q2\")).")
         loss = expect_python_float("cross_entropy(probs, y)", cross_entropy(probs, y))
-        kit = mean_cross_entropy(snapshot(logits), y.astype(np.float64))
+        kit = mean_cross_entropy(np.asarray(logits, dtype=np.float64), y.astype(np.float64))
         ln10 = float(np.log(10))
         if not ln10 - 0.6 < kit < ln10 + 0.9:
             raise CheckFailed(
                 f"the mean cross-entropy of a fresh network is {kit:.3f}; with 10 classes and "
                 f"small random weights every class gets about 1/10, so it should be near "
                 f"ln(10) = {ln10:.3f}. The logits have standard deviation "
-                f"{snapshot(logits).std():.2f}: the initial weights are too large.")
+                f"{np.std(logits):.2f}: the initial weights are too large.")
         if abs(loss - kit) > 1e-3 * max(1.0, kit):
             reason = ""
             if abs(loss - 512 * kit) < 1e-3 * 512 * kit:
@@ -900,7 +1401,7 @@ def debugging_checklist(LinearLayer, network_backward, softmax, cross_entropy,
     def derivative_at_right_tensor():
         for activation in ("relu", "sigmoid"):
             sizes = (4, 5, 5, 3)
-            model, x, weights = small_model(MLP, LinearLayer, sizes, activation, seed=11)
+            model, x, weights = small_model(sizes, activation, seed=11)
             g = np.random.default_rng(12).normal(size=(x.shape[0], sizes[-1]))
             model.forward(x.copy())
             network_backward(model, g.copy())
@@ -931,7 +1432,7 @@ def debugging_checklist(LinearLayer, network_backward, softmax, cross_entropy,
 
     def update_after_all_gradients():
         sizes, lr, batch = (4, 5, 5, 3), 0.5, 4
-        model, x, weights = small_model(MLP, LinearLayer, sizes, "relu", seed=21, batch=batch)
+        model, x, weights = small_model(sizes, "relu", seed=21, batch=batch)
         y = one_hot(np.random.default_rng(22).integers(0, 3, size=batch), 3, np.float64)
         logits, _ = forward_with(weights, x, "relu")
         before = mean_cross_entropy(logits, y)

@@ -16,7 +16,12 @@ def test_linear_forward(LinearLayer):
     checklib.check_linear_forward(LinearLayer, seed=0)
 
 @test_case(points=None, hidden=False)
-def test_linear_backward_gradient_check(LinearLayer):
+def test_linear_backward(LinearLayer):
     import checklib
     checklib.check_linear_backward(LinearLayer, seed=0)
+
+@test_case(points=None, hidden=False)
+def test_linear_backward_vectorised(LinearLayer):
+    import checklib
+    checklib.check_linear_backward_vectorised(LinearLayer, seed=0)
 

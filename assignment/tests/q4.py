@@ -6,12 +6,17 @@ name = "q4"
 points = 16
 
 @test_case(points=None, hidden=False)
-def test_network_backward_relu(network_backward, LinearLayer, MLP):
+def test_network_backward_relu(network_backward, LinearLayer):
     import checklib
-    checklib.check_network_backward(network_backward, LinearLayer, MLP, 'relu', seed=0)
+    checklib.check_network_backward(network_backward, LinearLayer, 'relu', seed=0)
 
 @test_case(points=None, hidden=False)
-def test_network_backward_sigmoid(network_backward, LinearLayer, MLP):
+def test_network_backward_sigmoid(network_backward, LinearLayer):
     import checklib
-    checklib.check_network_backward(network_backward, LinearLayer, MLP, 'sigmoid', seed=0)
+    checklib.check_network_backward(network_backward, LinearLayer, 'sigmoid', seed=0)
+
+@test_case(points=None, hidden=False)
+def test_network_backward_vectorised(network_backward, LinearLayer):
+    import checklib
+    checklib.check_network_backward_vectorised(network_backward, LinearLayer, seed=0)
 

@@ -6,7 +6,12 @@ name = "q5"
 points = 15
 
 @test_case(points=None, hidden=False)
-def test_train_step(train_step, LinearLayer, MLP):
+def test_train_step(train_step, LinearLayer):
     import checklib
-    checklib.check_train_step(train_step, LinearLayer, MLP, 'relu', seed=0)
+    checklib.check_train_step(train_step, LinearLayer, 'relu', seed=0, sizes=(4, 5, 5, 3))
+
+@test_case(points=None, hidden=False)
+def test_train_step_vectorised(train_step, LinearLayer):
+    import checklib
+    checklib.check_train_step_large(train_step, LinearLayer, seed=0)
 

@@ -105,6 +105,17 @@ class Report:
                              f"the trusted check {trusted:g}: the notebook may tamper with grading")
         return found
 
+    def after_due_date(self, name: str) -> bool:
+        """A question whose points all come from hidden tests (the knowledge check): its
+        score would tell the hidden result, so students see it only after the due date."""
+        cases = [c for c in self.cases if c.question == name]
+        return bool(cases) and all(c.hidden or c.points == 0 for c in cases)
+
+    def mistakes(self) -> list[dict]:
+        """The mistakes the failed checks named (instructors' class reports count these)."""
+        return [{"id": c.mistake, "title": c.mistake_title, "question": c.question,
+                 "test": c.name} for c in self.cases if not c.passed and c.mistake]
+
     # -- output -----------------------------------------------------------
     def question_output(self, name: str) -> str:
         lines = []
@@ -132,7 +143,8 @@ class Report:
                 "max_score": float(q["points"]),
                 "status": "passed" if score >= q["points"] - 1e-9 else "failed",
                 "output": self.error and "not graded" or self.question_output(name),
-                "output_format": "text", "tags": [], "visibility": "visible", "extra_data": {},
+                "output_format": "text", "tags": [], "extra_data": {},
+                "visibility": "after_due_date" if self.after_due_date(name) else "visible",
             })
         flags = self.flags + self.otter_discrepancies()
         instructor = [f"status: {self.status}"]
@@ -152,7 +164,15 @@ class Report:
             "output": "\n".join(instructor), "output_format": "text", "tags": [],
             "visibility": "hidden", "extra_data": {},
         })
-        summary = [f"Score: {self.score if self.error is None else 0:g} / {self.max_score:g}"]
+        later = [n for n in self.questions if self.after_due_date(n)]
+        if later and self.error is None:
+            shown = [n for n in self.questions if n not in later]
+            summary = [f"Score without {', '.join(later)} (shown after the due date): "
+                       f"{sum(self.question_score(n) for n in shown):g} / "
+                       f"{sum(self.questions[n]['points'] for n in shown):g}"]
+        else:
+            summary = [f"Score: {self.score if self.error is None else 0:g} / "
+                       f"{self.max_score:g}"]
         if self.error is not None:
             summary.append(f"Your submission could not be graded: {self.error}")
         summary += self.problems()
@@ -174,6 +194,7 @@ class Report:
                 "cases": [dict(asdict(c), message=c.safe_message) if c.hidden else asdict(c)
                           for c in self.cases],
                 "otter": asdict(self.otter) if self.otter else None,
+                "mistakes": self.mistakes(),
             },
             "tests": tests,
             "leaderboard": [],

@@ -7,15 +7,14 @@ here. A test case passes only if it returns without raising.
 
 All public test cases run before any hidden one, so nothing student code sees during a hidden
 test (its inputs, values derived from the expected ones) can reach the full output of a public
-test; what a student sees of a hidden test is its pass/fail and a one-line message that holds
-nothing the test or student code chose (``safe_message``). The notebook's cells ran before
+test; what a student sees of a hidden test is its pass/fail and the test author's fixed
+failure message (``safe_message``). The notebook's cells ran before
 either, and a worker restarted during the tests does not change what is reported for them.
 """
 
 from __future__ import annotations
 
 import importlib.util
-import re
 import sys
 import time
 import traceback
@@ -24,8 +23,6 @@ from pathlib import Path
 
 from .sandbox import Session, StudentError, StudentTimeout, WorkerDied
 
-_PLACE = re.compile(r"cell \d+, line \d+")
-_NUMBER = re.compile(r"(?<![\w\[.])[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?%?")
 
 
 @dataclass
@@ -40,6 +37,8 @@ class CaseResult:
     seconds: float
     timed_out: bool = False
     crashed: bool = False
+    mistake: str | None = None        # the id of the mistake the check named (instructors)
+    mistake_title: str | None = None
 
 
 class StudentEnvironment:
@@ -51,6 +50,8 @@ class StudentEnvironment:
     def get(self, name: str, default=None):
         try:
             value = self.session.lookup(name)
+        except (StudentTimeout, WorkerDied):
+            raise   # a time budget used up is a timeout, never a missing name
         except StudentError:
             return default
         return default if value is None else value
@@ -65,34 +66,21 @@ class StudentEnvironment:
         return self.get(name) is not None
 
 
-def without_numbers(text: str) -> str:
-    """``text`` with every number replaced by "…" (keeps names such as ``layers[0]`` and the
-    notebook cell and line an error came from, which the grader has checked)."""
-    places = _PLACE.findall(text)
-    masked = _NUMBER.sub("…", _PLACE.sub("\0", text))
-    for place in places:
-        masked = masked.replace("\0", place, 1)
-    return masked
-
-
-def _first_line(text: str) -> str:
-    return text.strip().splitlines()[0][:300] if text.strip() else ""
-
-
-def describe_failure(exc: BaseException, failure_message: str | None, check_failed: type,
-                     session: Session) -> tuple[str, str]:
+def describe_failure(exc: BaseException, failure_message: str | None,
+                     check_failed: type) -> tuple[str, str]:
     """(full message, message safe for a hidden test) for a failing test case.
 
-    The safe message holds nothing student code or the hidden test chose: for student errors
-    only a built-in exception name and a verified cell/line, for failed checks the first line
-    with its numbers masked, otherwise the test's own failure message.
+    The safe message is fixed text: the test author's failure message, or for a time limit
+    or a stopped worker the grader's own sentence. Nothing student code chose (a number, an
+    exception name, a cell or line, which mistake its values match) is in it.
     """
     fallback = failure_message or "this hidden test failed"
+    if isinstance(exc, (StudentTimeout, WorkerDied)):
+        return str(exc), exc.safe
     if isinstance(exc, StudentError):
-        where = session.safe_where(exc.line)
-        return str(exc), exc.safe + (f" ({where})" if where else "")
+        return str(exc), fallback
     if isinstance(exc, check_failed):
-        return str(exc), without_numbers(_first_line(str(exc))) or fallback
+        return str(exc), fallback
     detail = f"{type(exc).__name__}: {exc}"
     return f"{fallback}\n  ({detail})", fallback
 
@@ -101,6 +89,7 @@ def _run_case(test_file, case, env: StudentEnvironment, session: Session,
               check_failed: type) -> CaseResult:
     start = time.perf_counter()
     timed_out = crashed = False
+    mistake = title = None
     try:
         with session.case_budget():
             session.ensure_running()
@@ -108,15 +97,17 @@ def _run_case(test_file, case, env: StudentEnvironment, session: Session,
         passed, message, safe = True, "passed", "passed"
     except Exception as exc:  # noqa: BLE001 - any failure fails the case
         passed = False
-        message, safe = describe_failure(exc, case.failure_message, check_failed, session)
+        message, safe = describe_failure(exc, case.failure_message, check_failed)
         if not isinstance(exc, (StudentError, check_failed, AssertionError)):
             message += "\n" + "".join(traceback.format_exception_only(type(exc), exc))
         timed_out, crashed = isinstance(exc, StudentTimeout), isinstance(exc, WorkerDied)
+        mistake = getattr(exc, "mistake", None) if isinstance(exc, check_failed) else None
+        title = getattr(exc, "mistake_title", None) if mistake else None
     return CaseResult(
         question=test_file.name, name=case.name, hidden=bool(case.hidden),
         points=float(case.points or 0), passed=passed, message=message.strip(),
         safe_message=safe.strip(), seconds=time.perf_counter() - start,
-        timed_out=timed_out, crashed=crashed)
+        timed_out=timed_out, crashed=crashed, mistake=mistake, mistake_title=title)
 
 
 def _load_exception_test_file() -> type:

@@ -28,6 +28,8 @@ import numpy as np
 from gradekit import policy, wire
 
 OUTPUT_CAP_BYTES = 1 << 20
+# Kit classes the grader may send by value (``$kit``): name -> class.
+KIT_CLASSES: dict[str, type] = {}
 
 
 class SoftTimeout(BaseException):
@@ -82,6 +84,7 @@ class Worker:
         self.req_fd, self.resp_fd = req_fd, resp_fd
         self.namespace: dict = {"__name__": "__main__", "__builtins__": __builtins__}
         self.objects: dict[int, object] = {}
+        self.blobs: list[bytes] = []
 
     # -- handles ---------------------------------------------------------
     def to_ref(self, value) -> dict:
@@ -95,6 +98,14 @@ class Worker:
         return self.objects[key]
 
     def extra(self, node: dict):
+        if "$kit" in node:
+            cls = KIT_CLASSES.get(node["$kit"])
+            if cls is None:
+                raise wire.WireError("unknown kit class")
+            state = wire.decode(node["state"], self.blobs, self.from_ref, self.extra)
+            obj = cls.__new__(cls)
+            obj.__dict__.update(state)
+            return obj
         if "$rng" in node:
             state = node["$rng"]
             if state.get("bit_generator") != "PCG64":
@@ -107,6 +118,7 @@ class Worker:
     # -- requests --------------------------------------------------------
     def handle(self, msg: dict, blobs: list[bytes]):
         op = msg.get("op")
+        self.blobs = blobs
         arg = lambda node: wire.decode(node, blobs, self.from_ref, self.extra)  # noqa: E731
         if op == "exec":
             source = _strip_magics(msg["source"])
@@ -214,6 +226,7 @@ def main() -> None:
     # Warm the modules student code commonly needs before the policy is in force.
     import backprop_support  # noqa: F401
     import checklib  # noqa: F401
+    KIT_CLASSES["MLP"] = backprop_support.MLP   # bound before any student code runs
     policy.warm_imports(config.get("warm", []))
     policy.install([workdir, os.devnull], [*policy.python_roots(), *policy.SYSTEM_READABLE],
                    config.get("hidden_roots", []), audit_fd)
