@@ -12,6 +12,7 @@ time; the 1,000-submission scale of the report is measured by `make bench` inste
 from __future__ import annotations
 
 import csv
+import itertools
 import io
 import json
 import shutil
@@ -170,16 +171,21 @@ def test_graded_code_drops_docstrings_and_keeps_helpers():
     assert "Doc." not in code and "why" not in code and "unrelated" not in code
 
 
-def test_similarity_ignores_starter_code():
-    """Two submissions that only fill in one different line each share the starter's
-    signatures and docstrings; that alone must not pair them."""
-    starter = class_report.graded_code(class_report.notebook_json(class_report.STARTER),
-                                       class_report.graded_names())
-    a = starter.replace("...", "return np.zeros(3)", 1)
-    b = starter.replace("...", "return None", 1)
-    assert class_report.similar_pairs({"a": a, "b": b}, starter) == []
-    pairs = class_report.similar_pairs({"a": a, "b": a + "\n"}, starter)
-    assert [(p["a"], p["b"]) for p in pairs] == [("a", "b")]
+def test_similarity_ignores_starter_code(tmp_path):
+    """Two notebooks that fill in one different line of the starter each share its signatures
+    and docstrings; that alone must not pair them. An exact copy is paired."""
+    starter = nbformat.read(class_report.STARTER, as_version=4)
+    cell = next(c for c in starter.cells if c.cell_type == "code" and "def softmax" in c.source)
+    paths = {}
+    for name, line in (("a", "return np.zeros(3)"), ("b", "return None"), ("c", "return None")):
+        nb = nbformat.from_dict(json.loads(json.dumps(starter)))
+        target = next(c for c in nb.cells if c.cell_type == "code" and c.source == cell.source)
+        target.source = target.source.replace("...", line, 1)
+        paths[name] = tmp_path / f"{name}.ipynb"
+        nbformat.write(nb, paths[name])
+    codes, pairs = class_report.similarity(paths)
+    assert "return np.zeros(3)" in codes["a"] and '"""' not in codes["a"]
+    assert [(p["a"], p["b"]) for p in pairs] == [("b", "c")], pairs
 
 
 def test_export_zip_with_a_path_outside_is_refused(tmp_path):
@@ -204,3 +210,20 @@ def test_progress_in_a_log_writes_little():
         progress.update(done)
     lines = log.getvalue().splitlines()
     assert len(lines) == 1 and lines[0].startswith("graded 1000/1000 (100%)"), lines
+
+
+def test_fast_similarity_equals_copydetects(tmp_path):
+    """The report scores every candidate pair with array operations; they must give exactly
+    copydetect.compare_files' similarities (here on every pair of 12 synthetic students)."""
+    from copydetect import compare_files
+    files, _ = synthetic_class()
+    names = class_report.graded_names()
+    prints = {}
+    for name in sorted(files)[:12]:
+        code = class_report.graded_code(json.loads(nbformat.writes(files[name])), names)
+        prints[name] = class_report._fingerprint(name, code, None)
+    for a, b in itertools.combinations(prints, 2):
+        _, expected, _ = compare_files(prints[a], prints[b])
+        fast = class_report.copydetect_similarity(class_report._Positions(prints[a]),
+                                                  class_report._Positions(prints[b]))
+        assert fast == pytest.approx(expected, abs=1e-12), (a, b)

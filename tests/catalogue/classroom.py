@@ -344,3 +344,31 @@ def synthetic_class() -> tuple[dict[str, nbformat.NotebookNode | bytes], dict]:
     plan = {"mistakes": mistakes, "independent": sorted(students),
             "pairs": {tuple(sorted(p)) for p in NEAR_COPIES.items()}}
     return files, plan
+
+
+def random_class(size: int, seed: int = 0) -> list[tuple[str, str, nbformat.NotebookNode | None]]:
+    """A large class for timing the report: ``(name, kind, notebook)`` where ``kind`` is
+    "correct", a planted bug's name, "blank" or "unreadable" (notebook None). Each student picks
+    every unit's version at random; 40 % plant one of the planted bugs."""
+    import random
+    rnd = random.Random(seed)
+    reference = reference_units(solution_notebook())
+    buggy = {bug.name: unit_source(notebook_for(bug), BUG_UNIT[bug.name])
+             for bug in BUGS if bug.name in PLANTED}
+    blank = student_notebook()
+    out = []
+    for k in range(size):
+        roll = rnd.random()
+        if roll < 0.01:
+            out.append((f"r{k:04d}", "unreadable", None))
+            continue
+        if roll < 0.05:
+            out.append((f"r{k:04d}", "blank", blank))
+            continue
+        units = {u: rnd.choice([reference[u]] + ALTERNATIVES[u]) for u in UNITS}
+        kind = "correct"
+        if roll < 0.45:
+            kind = rnd.choice(sorted(PLANTED))
+            units[BUG_UNIT[kind]] = buggy[kind]
+        out.append((f"r{k:04d}", kind, with_units(units)))
+    return out
