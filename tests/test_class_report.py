@@ -138,10 +138,11 @@ def test_report_page_is_self_contained(graded_class):
                     "install chromium): the rendering of report.html is not checked")
 def test_report_renders_in_chromium(graded_class):
     """Headless Chromium lays out the histograms and the mistake table on the first screen;
-    the screenshot is kept in build/class-report.png."""
+    the page and its screenshot are kept in build/ (class-report.html, class-report.png)."""
     from playwright.sync_api import sync_playwright
     shot = ROOT / "build" / "class-report.png"
     shot.parent.mkdir(exist_ok=True)
+    shutil.copy(graded_class["out"] / "report.html", shot.with_suffix(".html"))
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         page = browser.new_page(viewport={"width": 1280, "height": 1400})

@@ -355,7 +355,8 @@ text-align:left;vertical-align:top}th{background:#f3f4f8}
 .bar i{background:#3b6fd6;height:10px;display:block}
 .low i{background:#d0463b}
 pre{background:#f7f7fa;border:1px solid #dde;padding:6px;overflow:auto;font-size:12px;margin:0}
-mark{background:#ffd36b}.sbs{display:grid;grid-template-columns:1fr 1fr;gap:8px}
+mark{background:#ffd36b}.sbs{display:grid;grid-template-columns:minmax(0,1fr) minmax(0,1fr);
+gap:8px;max-width:1180px}
 details{margin:2px 0}summary{cursor:pointer}
 .note{background:#fff6d8;border:1px solid #eadba0;padding:6px 10px;border-radius:4px}
 """
@@ -470,20 +471,22 @@ def page(fig: dict, pairs: list[dict], codes: dict[str, str], subs: list[Submiss
     else:
         out.append("<p>Every submission was graded normally and none was flagged.</p>")
 
-    out.append(f"<h2 id='similarity'>Similar code ({len(pairs)} pairs)</h2>"
+    out.append(f"<h2 id='similarity'>Similar code: {len(pairs)} pair(s)</h2>"
                "<p class='note'>Similarity is evidence for a person to look at, never a grade. "
                "Computed by copydetect on the graded functions only (starter code, docstrings "
                "and comments removed; variable names do not matter). A pair is listed when the "
                f"matching code is at least {threshold:.0%} of each submission's graded code."
                "</p>")
     if pairs:
-        out.append("<table><tr><th>similarity</th><th>submission</th><th>submission</th>"
-                   "<th>matching code</th></tr>")
+        out.append("<table><tr><th>similarity</th><th>submission A</th><th>submission B</th>"
+                   "<th>of A in B / of B in A</th></tr>")
         for k, p in enumerate(pairs):
-            view = (f"<details><summary>side by side</summary>{_side_by_side(p, codes)}"
-                    "</details>") if k < MAX_SIDE_BY_SIDE else "(see report-similarity.csv)"
             out.append(f"<tr><td>{p['similarity']:.0%}</td><td>{_who(p['a'], by_name)}</td>"
-                       f"<td>{_who(p['b'], by_name)}</td><td>{view}</td></tr>")
+                       f"<td>{_who(p['b'], by_name)}</td>"
+                       f"<td>{p['a_in_b']:.0%} / {p['b_in_a']:.0%}</td></tr>")
+            if k < MAX_SIDE_BY_SIDE:
+                out.append("<tr><td colspan='4'><details><summary>matching code side by side"
+                           f"</summary>{_side_by_side(p, codes)}</details></td></tr>")
         out.append("</table>")
         if len(pairs) > MAX_SIDE_BY_SIDE:
             out.append(f"<p class='muted'>Side-by-side views for the {MAX_SIDE_BY_SIDE} most "
