@@ -228,3 +228,18 @@ def test_fast_similarity_equals_copydetects(tmp_path):
         fast = class_report.copydetect_similarity(class_report._Positions(prints[a]),
                                                   class_report._Positions(prints[b]))
         assert fast == pytest.approx(expected, abs=1e-12), (a, b)
+
+
+def test_progress_on_a_terminal_redraws_one_line():
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    term = Terminal()
+    progress = Progress(3, stream=term)
+    for done in (1, 2, 3):
+        progress.clear()
+        progress.update(done)
+    text = term.getvalue()
+    assert text.count("\n") == 1 and text.endswith("\n") and text.count("\r\x1b[K") == 6
+    assert "graded 3/3 (100%)" in text and "left" in text

@@ -186,6 +186,7 @@ def main(argv: list[str] | None = None) -> int:
                 data = future.result()
                 results[entry.name] = data
                 extra = data.get("extra_data", {})
+                progress.clear()
                 print(f"[{done}/{len(entries)}] {entry.name}: {data.get('score', 0):g} / "
                       f"{extra.get('max_score', 0):g} ({extra.get('status', '?')}, "
                       f"{data.get('execution_time', 0):.1f} s)", flush=True)

@@ -1,7 +1,8 @@
 """Progress of a long batch on stderr: submissions done, rate and time left.
 
-On a terminal one line is redrawn in place; in a log (not a terminal) a line is written at
-most every ``interval`` seconds and once at the end, so logs stay short.
+On a terminal one line is redrawn in place (``clear`` wipes it before other output); in a
+log (not a terminal) a line is written at most every ``interval`` seconds and once at the end,
+so logs stay short.
 """
 
 from __future__ import annotations
@@ -27,10 +28,16 @@ class Progress:
         return (f"graded {done}/{self.total} ({done / max(self.total, 1):.0%}), "
                 f"{rate:.1f} per minute, about {eta} left")
 
+    def clear(self) -> None:
+        """Wipe the redrawn line before other output goes to the same terminal."""
+        if self.tty:
+            self.stream.write("\r\x1b[K")
+            self.stream.flush()
+
     def update(self, done: int) -> None:
         now = time.perf_counter()
         if self.tty:
-            self.stream.write("\r" + self.line(done).ljust(72))
+            self.stream.write("\r\x1b[K" + self.line(done))
             if done == self.total:
                 self.stream.write("\n")
         elif done == self.total or now - self.last >= self.interval:

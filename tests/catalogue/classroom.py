@@ -40,7 +40,8 @@ ALTERNATIVES = {
         "def relu_derivative(z):\n    return 1.0 * (z > 0)\n",
     ],
     "sigmoid_derivative": [
-        "def sigmoid_derivative(z):\n    p = np.exp(-np.logaddexp(0.0, -z))\n    return p - p * p\n",
+        "def sigmoid_derivative(z):\n    p = np.exp(-np.logaddexp(0.0, -z))\n"
+        "    return p - p * p\n",
         "def sigmoid_derivative(z):\n    return sigmoid(z) * sigmoid(-z)\n",
         "def sigmoid_derivative(z):\n    out = sigmoid(z)\n    one_minus = 1.0 - out\n"
         "    return out * one_minus\n",
@@ -52,8 +53,9 @@ ALTERNATIVES = {
         "def softmax(z):\n    m = np.max(z, axis=-1, keepdims=True)\n"
         "    lse = m + np.log(np.sum(np.exp(z - m), axis=-1, keepdims=True))\n"
         "    return np.exp(z - lse)\n",
-        "def softmax(z):\n    stable = z - np.amax(z, axis=-1)[..., None]\n    num = np.exp(stable)\n"
-        "    den = np.sum(num, axis=-1)[..., None]\n    return num / den\n",
+        "def softmax(z):\n    stable = z - np.amax(z, axis=-1)[..., None]\n"
+        "    num = np.exp(stable)\n    den = np.sum(num, axis=-1)[..., None]\n"
+        "    return num / den\n",
         "def softmax(z):\n    shifted = z - np.max(z, axis=z.ndim - 1, keepdims=True)\n"
         "    np.exp(shifted, out=shifted)\n"
         "    shifted /= shifted.sum(axis=z.ndim - 1, keepdims=True)\n    return shifted\n",
