@@ -34,6 +34,7 @@ import multiprocessing
 import os
 import statistics
 import sys
+import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +42,8 @@ from pathlib import Path
 import numpy as np
 from copydetect import CodeFingerprint, compare_files
 from copydetect.utils import highlight_overlap
+
+import gradescope_export
 
 ROOT = Path(__file__).resolve().parents[1]
 STARTER = ROOT / "assignment" / "backprop.ipynb"
@@ -104,7 +107,9 @@ def code_cells(nb: dict | None) -> list[str]:
     for cell in nb["cells"]:
         if isinstance(cell, dict) and cell.get("cell_type") == "code":
             src = cell.get("source", "")
-            sources.append("".join(src) if isinstance(src, list) else str(src))
+            if isinstance(src, list):
+                src = "".join(x for x in src if isinstance(x, str))
+            sources.append(src if isinstance(src, str) else "")
     return sources
 
 
@@ -166,8 +171,11 @@ def _fingerprint(name: str, code: str, boilerplate):
 
 def _analyse(item: tuple[str, Path | None]):
     name, path = item
-    code = graded_code(notebook_json(path), _SHARED["names"])
-    return code, (_fingerprint(name, code, _SHARED["boiler"]) if code.strip() else None)
+    try:
+        code = graded_code(notebook_json(path), _SHARED["names"])
+        return code, (_fingerprint(name, code, _SHARED["boiler"]) if code.strip() else None)
+    except Exception:  # noqa: BLE001 - an upload the checker cannot read is left out of it,
+        return "", None  # it never stops the report (its grade is already in results)
 
 
 class _Positions:
@@ -550,21 +558,23 @@ def summary_lines(fig: dict, top: int = 5) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("results", type=Path, help="a results folder written by grade_folder.py")
-    parser.add_argument("--submissions", type=Path, help="the graded folder (for similarity)")
+    parser.add_argument("--submissions", type=Path,
+                        help="the graded folder or Gradescope export (for similarity and names)")
     parser.add_argument("--threshold", type=float, default=THRESHOLD)
     args = parser.parse_args(argv)
     with (args.results / "grades.csv").open(newline="") as fh:
         names = [row["file"] for row in csv.DictReader(fh)]
-    subs = []
-    for name in names:
-        results = json.loads((args.results / f"{name}.json").read_text())
-        path = args.submissions / name if args.submissions else None
-        subs.append(Submission(name, results, path))
-    tests = next((s.results["tests"] for s in subs if s.results.get("tests")), [])
-    questions = {t["name"].split(":")[0]: {"points": float(t["max_score"]),
-                                           "title": t["name"].split(": ", 1)[-1]}
-                 for t in tests if t.get("visibility") != "hidden"}
-    fig = write(args.results, subs, questions, threshold=args.threshold)
+    with tempfile.TemporaryDirectory(prefix="backprop-report-") as tmp:
+        uploads, students = ([], {}) if args.submissions is None else \
+            gradescope_export.entries(args.submissions, Path(tmp))
+        by_name = {p.name: p for p in uploads}
+        subs = [Submission(name, json.loads((args.results / f"{name}.json").read_text()),
+                           by_name.get(name), students.get(name, [])) for name in names]
+        tests = next((s.results["tests"] for s in subs if s.results.get("tests")), [])
+        questions = {t["name"].split(":")[0]: {"points": float(t["max_score"]),
+                                               "title": t["name"].split(": ", 1)[-1]}
+                     for t in tests if t.get("visibility") != "hidden"}
+        fig = write(args.results, subs, questions, threshold=args.threshold)
     print(f"class report: {args.results / 'report.html'}")
     print("\n".join(summary_lines(fig)))
     return 0
