@@ -10,7 +10,7 @@ JOBS ?= 2
 PYTEST_ARGS ?=
 
 STAMP := build/.assign-stamp
-SOURCES := solutions/backprop_master.py assignment/backprop_support.py assignment/checklib.py \
+SOURCES := solutions/backprop_master.py $(wildcard assignment/*.py) \
 	assignment/README.md assignment/requirements.txt \
 	requirements-grading.txt tools/build_assignment.py autograder/run_autograder \
 	$(wildcard autograder/gradekit/*.py)

@@ -38,7 +38,8 @@ def mnist_cases(source: Path) -> set[tuple[str, str]]:
     for path in sorted((source / "tests").glob("*.py")):
         test_file = ExceptionTestFile.from_file(str(path))
         for case in test_file.test_cases:
-            if "check_mnist_accuracy" in case.body.test_func.__code__.co_names:
+            names = case.body.test_func.__code__.co_names
+            if "check_mnist_accuracy" in names or "check_mnist_speed" in names:
                 found.add((test_file.name, case.name))
     return found
 

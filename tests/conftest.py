@@ -91,6 +91,28 @@ def visible_text(results: dict) -> str:
     return "\n".join(parts)
 
 
+def public_failure_text(results: dict) -> str:
+    """The messages of every failed public test (what `grader.check` shows a student)."""
+    blocks, keep = [], False
+    for test in results.get("tests", []):
+        if test.get("visibility") == "hidden":
+            continue
+        for line in test.get("output", "").splitlines():
+            if line.startswith(("public test", "hidden test")):
+                keep = line.startswith("public test") and "FAILED" in line
+            if keep:
+                blocks.append(line)
+    return "\n".join(blocks)
+
+
+def caught_locally(words, results: dict) -> bool:
+    """A public test failed with a message holding every feedback word (question names
+    aside): a student running the public checks would have seen the mistake named."""
+    text = public_failure_text(results).lower()
+    return bool(text) and all(w.lower() in text for w in words
+                              if not (len(w) == 2 and w[0] == "q" and w[1].isdigit()))
+
+
 def question_scores(results: dict) -> dict[str, float]:
     return results["extra_data"]["questions"]
 

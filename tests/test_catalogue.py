@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from catalogue import BUGS, CORRECT, ENTRIES, Entry, notebook_for
-from conftest import question_scores, visible_text
+from catalogue import BUGS, CORRECT, ENTRIES, SHORTCUTS, Entry, notebook_for
+from conftest import caught_locally, question_scores, visible_text
 
 BY_NAME = {entry.name: entry for entry in ENTRIES}
 
@@ -25,7 +25,12 @@ def test_catalogue_covers_enough_bugs_and_variants():
     assert len(BUGS) >= 25, f"only {len(BUGS)} buggy entries"
     assert len(CORRECT) >= 8, f"only {len(CORRECT)} correct variants"
     assert len(BY_NAME) == len(ENTRIES), "two catalogue entries share a name"
-    assert all(entry.words for entry in BUGS), "a buggy entry records no feedback words"
+    assert all(entry.words for entry in BUGS + SHORTCUTS), "an entry records no feedback words"
+    assert len(SHORTCUTS) >= 2, "too few shortcut (no backprop) entries"
+    # every bug class except hard-coded public outputs is named by a public check
+    assert all(e.local for e in BUGS + SHORTCUTS
+               if e.name not in ("hardcoded_public_loss", "wrong_quiz_answer")), \
+        [e.name for e in BUGS + SHORTCUTS if not e.local]
     assert sum(entry.with_otter for entry in ENTRIES) >= 4, "too few entries checked with otter"
 
 
@@ -75,7 +80,9 @@ def solution_lines(source_dir: Path) -> set[str]:
 def forbidden(source_dir) -> dict[str, set[str]]:
     found = {"hidden test source": hidden_test_lines(source_dir),
              "solution code": solution_lines(source_dir),
-             "marker": {"backprop_reference", "BEGIN SOLUTION", "END SOLUTION"}}
+             "marker": {"backprop_reference", "BEGIN SOLUTION", "END SOLUTION"},
+             # messages point to the equation and the shapes, never the formula itself
+             "formula": {"x.T @ grad_out", "grad_out @ W.T", "grad_out @ self.W.T"}}
     assert len(found["hidden test source"]) > 30 and len(found["solution code"]) > 10, \
         "could not read the hidden tests or the reference solution from the autograder zip"
     return found
@@ -94,7 +101,7 @@ def failed_lines(results: dict) -> dict[str, list[str]]:
             for t in results["tests"] if t["visibility"] != "hidden"}
 
 
-@pytest.mark.parametrize("entry", BUGS, ids=lambda e: e.name)
+@pytest.mark.parametrize("entry", BUGS + SHORTCUTS, ids=lambda e: e.name)
 def test_bug_loses_exactly_its_questions_and_is_named(entry, graded, questions, forbidden):
     results = graded[entry.name].result()
     scores = question_scores(results)
@@ -115,6 +122,15 @@ def test_bug_loses_exactly_its_questions_and_is_named(entry, graded, questions, 
     assert not missing, (f"{entry.name}: the student-visible feedback does not contain "
                          f"{missing}:\n{visible_text(results)}")
     assert_nothing_leaks(entry, results, forbidden)
+    assert caught_locally(entry.words, results) == entry.local, (
+        f"{entry.name}: the catalogue records that the public checks "
+        f"{'name' if entry.local else 'do not name'} it, but they "
+        f"{'do not' if entry.local else 'do'}:\n{visible_text(results)}")
+    mistakes = results["extra_data"]["mistakes"]
+    assert mistakes and {m["question"] for m in mistakes} <= set(entry.loses), \
+        f"{entry.name}: mistake ids {mistakes} do not match the questions it loses"
+    leaked = [m["id"] for m in mistakes if m["id"] in visible_text(results)]
+    assert not leaked, f"{entry.name}: instructor-only mistake ids are visible: {leaked}"
     if entry.with_otter:
         assert extra["otter"]["status"] == "ok", f"{entry.name}: otter run {extra['otter']}"
         assert extra["otter"]["scores"] == scores, (

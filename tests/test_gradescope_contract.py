@@ -56,9 +56,12 @@ def test_reference_graded_like_gradescope_follows_the_format(tmp_path, questions
     results, stdout, _ = run_like_gradescope(tmp_path, "backprop.ipynb", content)
     assert gradescope_problems(results) == [], "results.json breaks Gradescope's format"
     assert results["score"] == 100 and "score 100 / 100" in stdout, stdout
-    questions_shown = [t for t in results["tests"] if t["visibility"] == "visible"]
+    questions_shown = [t for t in results["tests"] if t["visibility"] != "hidden"]
     assert [t["name"].split(":")[0] for t in questions_shown] == list(questions), \
         "every question should be one visible test, in order"
+    # the knowledge check is graded by hidden tests only: its score is shown after the due date
+    assert [t["name"].split(":")[0] for t in questions_shown
+            if t["visibility"] == "after_due_date"] == ["q7"], questions_shown
     assert all(t["status"] == "passed" for t in questions_shown), questions_shown
     instructor = [t for t in results["tests"] if t["visibility"] == "hidden"]
     assert len(instructor) == 1 and instructor[0]["max_score"] == 0, \

@@ -28,7 +28,8 @@ import pytest
 
 from conftest import (ROOT, grade_folder, question_scores, solution_notebook, student_notebook,
                       visible_text)
-from hostile import ALL, BAD_INPUTS, TAMPERING, bad_inputs, tampering
+import hostile
+from hostile import ALL, BAD_INPUTS, DECEPTIONS, TAMPERING, bad_inputs, tampering
 from hostile.gradescope import gradescope_problems
 
 LIMITS = {"BACKPROP_CELL_SECONDS": "3", "BACKPROP_CALL_SECONDS": "2",
@@ -68,7 +69,9 @@ NEEDED_BY = {"test_otter_claims_caught_by_the_cross_check": CLAIMED_IN_OTTER,
              "test_a_killed_worker_is_restarted_and_replays_the_other_cells": RESTARTED,
              "test_destructive_submission_changes_nothing_outside_its_folder": ["destructive"],
              "test_sandbox_escape_runs_no_command": ["sandbox_escape"],
-             "test_hidden_test_failures_show_no_student_controlled_text": ["leak_hidden_data"]}
+             "test_hidden_test_failures_show_no_student_controlled_text": ["leak_hidden_data"],
+             "test_hidden_feedback_is_the_test_authors_fixed_text": [
+                 "leak_hidden_data", "error_name_channel", "constant_gradients"]}
 
 
 def _wanted(session) -> list[str]:
@@ -241,6 +244,63 @@ def test_hidden_test_failures_show_no_student_controlled_text(graded):
         assert not re.search(r"exited with code|\d{4,}", line), f"student data in: {line}"
 
 
+def hidden_failure_messages(source_dir: Path) -> set[str]:
+    """Every hidden test's ``failure_message`` in the zip's test files."""
+    messages = set()
+    for path in sorted((source_dir / "tests").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.keyword) and node.arg == "failure_message":
+                messages.add(node.value.value)
+    return messages
+
+
+def test_hidden_feedback_is_the_test_authors_fixed_text(graded, source_dir):
+    """What a student sees of a failed hidden test is its author's failure message, or the
+    grader's own sentence for a time limit or a stopped worker: nothing student code chose
+    (no exception name, cell, line or number from it, no choice among mistakes)."""
+    allowed = hidden_failure_messages(source_dir)
+    assert len(allowed) >= 12, allowed
+    for name in ("leak_hidden_data", "error_name_channel", "constant_gradients"):
+        shown = [line.split("FAILED: ", 1)[1] for line in visible_text(graded[name]).splitlines()
+                 if line.startswith("hidden test") and "FAILED" in line]
+        assert shown, f"{name}: no hidden test failed"
+        for text in shown:
+            assert text in allowed or text.startswith(("your code stopped the grading process",
+                                                       "your code raised Timeout")), \
+                f"{name}: hidden feedback not written by the test's author: {text!r}"
+
+
+@pytest.mark.parametrize("name", [h.name for h in DECEPTIONS])
+def test_objects_that_report_what_checks_want_gain_nothing(name, graded, questions):
+    """Structure, losses and gradients come from the checks' own computation: a notebook whose
+    objects lie loses the points of the questions it lies on."""
+    hostile, results = ALL[name], graded[name]
+    assert gradescope_problems(results) == [], f"{name}: not a valid Gradescope result"
+    scores = question_scores(results)
+    for q, full in _full(questions).items():
+        if q in hostile.below_full:
+            assert scores[q] < full, f"{name}: {q} should lose points, got {scores[q]}"
+    assert results["extra_data"]["mistakes"], f"{name}: no mistake recorded"
+
+
+def test_a_time_budget_used_up_is_a_timeout_never_a_wrong_answer(grade):
+    """With the total budget used up partway through the tests, every case that did not pass
+    is reported as timed out (status ``timeout``), never as a wrong answer: q7's correct
+    answers are not "wrong" because their names could no longer be read."""
+    # the cells take 2.5 s of a 3.5 s budget: it runs out during the tests (the MNIST check
+    # alone needs more than 1 s), or on a very busy machine already during the cells
+    slow = hostile.with_cell(solution_notebook(), "import time\ntime.sleep(2.5)")
+    with environment({**LIMITS, "BACKPROP_TOTAL_SECONDS": "3.5"}):
+        results = grade(slow, "slow_machine.ipynb", run_otter=False)
+    extra = results["extra_data"]
+    failed = [c for c in extra["cases"] if not c["passed"]]
+    assert failed, "the budget did not run out: lower BACKPROP_TOTAL_SECONDS in this test"
+    assert extra["status"] == "timeout", extra["status"]
+    assert all(c["timed_out"] for c in failed), \
+        [(c["question"], c["name"], c["message"][:80]) for c in failed if not c["timed_out"]]
+    assert not extra["mistakes"], extra["mistakes"]
+
+
 # ---------------------------------------------------------------------------
 # Nothing hidden reaches the student
 # ---------------------------------------------------------------------------
@@ -267,9 +327,9 @@ def secrets(source_dir) -> dict[str, list]:
                                  if len(ln.strip()) >= 25]
             else:
                 public_numbers |= numbers
-    for public in [source_dir / "files" / "checklib.py",
-                   source_dir / "files" / "backprop_support.py",
-                   ROOT / "assignment" / "backprop.ipynb"]:
+    for public in [*(source_dir / "files").glob("*.py"), ROOT / "assignment" / "backprop.ipynb"]:
+        if public.name == "backprop_reference.py":
+            continue
         public_numbers |= {float(n) for n in re.findall(r"\d+(?:\.\d+)?", public.read_text())}
     distinctive = sorted(n for n in hidden_numbers - public_numbers if n >= 100)
     solution, inside = [], False

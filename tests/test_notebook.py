@@ -20,6 +20,7 @@ import time
 import zipfile
 from pathlib import Path
 
+import build_assignment
 import nbformat
 import numpy as np
 import pytest
@@ -55,9 +56,8 @@ def run_notebook(nb: nbformat.NotebookNode, folder: Path) -> tuple[nbformat.Note
 
     Returns the executed notebook and the wall time of the execution in seconds.
     """
-    for name in ("backprop_support.py", "checklib.py"):
-        shutil.copy(ROOT / "assignment" / name, folder / name)
-    shutil.copy(ROOT / "data" / "mnist.npz", folder / "mnist.npz")
+    for path in build_assignment.support_paths():
+        shutil.copy(path, folder / path.name)
     shutil.copytree(ROOT / "assignment" / "tests", folder / "tests")
     nbformat.write(nb, folder / "backprop.ipynb")
     client = NotebookClient(nb, timeout=KERNEL_TIMEOUT_S, kernel_name="python3",
@@ -154,6 +154,7 @@ def test_solution_notebook_demos_report_success(executed_solution):
         f"the MNIST demo should train 5 epochs to above 95 % test accuracy:\n{training}")
     checklist = next(t for s, t in outputs.items() if "debugging_checklist(" in s)
     assert "6 of 6 ok." in checklist, f"the debugging checklist fails the reference:\n{checklist}"
+    assert "{'" not in checklist, f"the checklist cell echoes its return value:\n{checklist}"
 
 
 def test_blank_notebook_runs_to_the_end_with_clear_errors(executed_blank):
@@ -299,7 +300,7 @@ def test_debugging_checklist_gives_the_precise_reason(monkeypatch, old, new, ite
             found += cell.source.count(old)
             exec(compile(cell.source.replace(old, new), "<cell>", "exec"), namespace)
     assert found == 1, f"the solution no longer contains {old!r}"
-    from checklib import debugging_checklist
+    from diagnostics import debugging_checklist
 
     out = io.StringIO()
     with contextlib.redirect_stdout(out):

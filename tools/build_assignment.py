@@ -34,7 +34,6 @@ ROOT = Path(__file__).resolve().parents[1]
 MASTER = ROOT / "solutions" / "backprop_master.py"
 BUILD = Path(os.environ.get("BACKPROP_BUILD_DIR", ROOT / "build"))
 NOTEBOOK_NAME = "backprop.ipynb"
-SUPPORT_FILES = [ROOT / "assignment" / "backprop_support.py", ROOT / "assignment" / "checklib.py"]
 DATA_FILE = ROOT / "data" / "mnist.npz"
 GRADING_REQUIREMENTS = ROOT / "requirements-grading.txt"
 STUDENT_REQUIREMENTS = ROOT / "assignment" / "requirements.txt"
@@ -53,6 +52,29 @@ COMMITTED_OUTPUTS = [
 
 # The bundled example of a buggy submission: the reference with one realistic mistake.
 EXAMPLE_BUG = ("        self.db = grad_out.sum(axis=0)\n", "        self.db = grad_out.mean(axis=0)\n")
+
+
+def support_files() -> list[str]:
+    """The files students keep beside the notebook: the ``files:`` list of the master's
+    assignment config, the one place it is written (otter ships them, the grader copies
+    them into the worker from ``support_files.json``)."""
+    names, inside = [], False
+    for line in MASTER.read_text().split("# # ASSIGNMENT CONFIG\n", 1)[1].splitlines():
+        if not line.startswith("#"):
+            break
+        entry = line[2:].rstrip()
+        if entry.strip() == "files:":
+            inside = True
+        elif inside and entry.startswith("  - "):
+            names.append(entry[4:].strip())
+        elif inside:
+            break
+    return names
+
+
+def support_paths() -> list[Path]:
+    return [DATA_FILE if name == DATA_FILE.name else ROOT / "assignment" / name
+            for name in support_files()]
 
 
 def run(cmd: list[str], **kwargs) -> None:
@@ -155,9 +177,8 @@ def build(out_root: Path) -> dict[str, Path]:
         d.mkdir(parents=True)
     nb_path = master_notebook(work)
     (work / "backprop_reference.py").write_text(reference_module(nb_path))
-    for f in SUPPORT_FILES:
+    for f in support_paths():
         shutil.copy(f, work / f.name)
-    shutil.copy(DATA_FILE, work / DATA_FILE.name)
     shutil.copy(GRADING_REQUIREMENTS, work / "requirements.txt")
     print("running otter assign...", flush=True)
     run([sys.executable, "-m", "otter", "assign", "--no-run-tests", "--no-pdfs",
@@ -199,9 +220,9 @@ def build(out_root: Path) -> dict[str, Path]:
     for name in ("reference.ipynb", "blank.ipynb", "buggy_bias_gradient_mean.ipynb"):
         outputs[f"submissions/{name}"] = examples / name
 
-    student_files = {NOTEBOOK_NAME: student_nb, "mnist.npz": DATA_FILE,
-                     "requirements.txt": STUDENT_REQUIREMENTS, "README.md": STUDENT_README}
-    student_files.update({f.name: f for f in SUPPORT_FILES})
+    student_files = {NOTEBOOK_NAME: student_nb, "requirements.txt": STUDENT_REQUIREMENTS,
+                     "README.md": STUDENT_README}
+    student_files.update({f.name: f for f in support_paths()})
     student_files.update(files_under(dist / "student" / "tests", "tests/"))
     student_zip = out_root / "assignment" / "backprop-student.zip"
     deterministic_zip(student_zip, student_files)
@@ -219,6 +240,7 @@ def build(out_root: Path) -> dict[str, Path]:
     ag_files["otter_config.json"] = (json.dumps(config, indent=2, sort_keys=True) + "\n").encode()
     ag_files["run_autograder"] = (AUTOGRADER_DIR / "run_autograder").read_bytes()
     ag_files["questions.json"] = (json.dumps(question_table(nb_path), indent=2) + "\n").encode()
+    ag_files["support_files.json"] = (json.dumps(support_files()) + "\n").encode()
     ag_files.update(files_under(AUTOGRADER_DIR / "gradekit", "gradekit/"))
     ag_zip = out_root / "autograder" / "autograder.zip"
     deterministic_zip(ag_zip, ag_files)

@@ -1,8 +1,10 @@
 """Grade every catalogue entry through the autograder zip and report what the grader caught.
 
-For each entry (tests/catalogue): the points per question, expected (``-`` marks a question
-that must lose points) against actual, the hint a student sees for every failed question and
-the grading time. Then the totals: bugs caught, correct variants given full marks, slowest entry.
+For each entry (tests/catalogue): its kind (bug, shortcut without backprop, correct), for a
+bug whether a public check names it ("locally") or only Gradescope's hidden tests do, the
+points per question, expected (``-`` marks a question that must lose points) against actual,
+the hint a student sees for every failed question and the grading time. Then the totals:
+bugs caught, shortcuts denied, bugs caught locally, correct variants given full marks.
 
 A bug counts as caught when exactly its recorded questions lose points and the visible
 feedback contains its recorded words.
@@ -28,7 +30,7 @@ sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "tools")]
 
 import grade_folder  # noqa: E402
 from catalogue import ENTRIES, Entry, notebook_for  # noqa: E402
-from conftest import question_scores, visible_text  # noqa: E402
+from conftest import caught_locally, question_scores, visible_text  # noqa: E402
 
 
 def failed_questions(results: dict, questions: dict) -> set[str]:
@@ -49,6 +51,10 @@ def verdict(entry: Entry, results: dict, questions: dict) -> tuple[bool, list[st
         problems.append(f"feedback lacks {missing}")
     if results["extra_data"].get("status") != "ok":
         problems.append(f"grading status {results['extra_data'].get('status')}")
+    if entry.is_bug and caught_locally(entry.words, results) != entry.local:
+        problems.append("public checks " + ("do not name it, the catalogue says they do"
+                                            if entry.local else "name it, the catalogue says "
+                                            "they do not"))
     return not problems, problems
 
 
@@ -82,8 +88,10 @@ def grade_entry(entry: Entry, source: Path, work: Path, out: Path | None) -> tup
 def print_entry(entry: Entry, results: dict, seconds: float, questions: dict) -> bool:
     ok, problems = verdict(entry, results, questions)
     scores = question_scores(results)
-    kind = "bug" if entry.is_bug else "correct"
-    print(f"{'ok  ' if ok else 'MISS'} {kind:<7} {entry.name}  ({seconds:.1f} s): {entry.what}")
+    local = ("locally " if caught_locally(entry.words, results) else "Gradescope") \
+        if entry.is_bug else ""
+    print(f"{'ok  ' if ok else 'MISS'} {entry.kind:<8} {local:<10} {entry.name}  "
+          f"({seconds:.1f} s): {entry.what}")
     cells = []
     for q, spec in questions.items():
         expected = "-" if q in entry.loses else f"{spec['points']:g}"
@@ -119,10 +127,16 @@ def main(argv: list[str] | None = None) -> int:
         for path in [Path(tmp), *Path(tmp).rglob("*")]:
             path.chmod(0o755 if path.is_dir() else 0o644)
     outcomes = [print_entry(e, r, s, questions) for e, (r, s) in zip(entries, graded)]
-    bugs = [ok for e, ok in zip(entries, outcomes) if e.is_bug]
+    bugs = [ok for e, ok in zip(entries, outcomes) if e.kind == "bug"]
+    shortcuts = [ok for e, ok in zip(entries, outcomes) if e.kind == "shortcut"]
     variants = [ok for e, ok in zip(entries, outcomes) if not e.is_bug]
+    local = [caught_locally(e.words, r) for e, (r, _) in zip(entries, graded) if e.is_bug]
     slowest_seconds, slowest = max((s, e.name) for e, (_, s) in zip(entries, graded))
     print(f"\nbugs caught as recorded: {sum(bugs)} / {len(bugs)}")
+    print(f"shortcuts (no backprop) denied the points as recorded: {sum(shortcuts)} / "
+          f"{len(shortcuts)}")
+    print(f"bugs and shortcuts named by a public check (caught locally): {sum(local)} / "
+          f"{len(local)}")
     print(f"correct variants with full marks: {sum(variants)} / {len(variants)}")
     print(f"slowest entry: {slowest} ({slowest_seconds:.1f} s); all graded in "
           f"{time.perf_counter() - start:.0f} s")

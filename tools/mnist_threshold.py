@@ -1,7 +1,7 @@
 """Justify the MNIST thresholds: train the reference solution over many seeds, as graded.
 
 For each seed the reference ``train_step`` and ``LinearLayer`` (``backprop_reference.py`` from
-the autograder zip) train the kit's ``MLP`` exactly as ``checklib.check_mnist_accuracy`` does,
+the autograder zip) train the network exactly as ``checklib.check_mnist_accuracy`` does,
 with the grading settings (``checklib.MNIST_GRADING``) and with the quick public check's
 settings (``checklib.MNIST_PUBLIC``); the seed changes the initial weights and the batch order.
 Prints min / median / max test accuracy and the margin of the minimum over each threshold, and
@@ -28,21 +28,20 @@ DEFAULT_ZIP = Path(os.environ.get("BACKPROP_AUTOGRADER_ZIP",
                                   ROOT / "autograder" / "autograder.zip"))
 
 
-def load_kit(files_dir: Path) -> tuple[ModuleType, ModuleType, type]:
-    """``(checklib, backprop_reference, MLP)`` imported from the autograder's ``files/``."""
+def load_kit(files_dir: Path) -> tuple[ModuleType, ModuleType]:
+    """``(checklib, backprop_reference)`` imported from the autograder's ``files/``."""
     if str(files_dir) not in sys.path:
         sys.path.insert(0, str(files_dir))
     import backprop_reference
     import checklib
-    from backprop_support import MLP
 
-    return checklib, backprop_reference, MLP
+    return checklib, backprop_reference
 
 
 def accuracies(files_dir: Path, settings: dict, seeds: list[int]) -> list[float]:
     """Test accuracy of the reference trained with ``settings`` (threshold ignored) per seed."""
-    checklib, ref, MLP = load_kit(files_dir)
-    return [checklib.check_mnist_accuracy(ref.train_step, ref.LinearLayer, MLP,
+    checklib, ref = load_kit(files_dir)
+    return [checklib.check_mnist_accuracy(ref.train_step, ref.LinearLayer,
                                           **{**settings, "seed": seed, "threshold": 0.0})
             for seed in seeds]
 
@@ -68,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
         with zipfile.ZipFile(args.zip) as zf:
             zf.extractall(tmp, [n for n in zf.namelist() if n.startswith("files/")])
         files_dir = Path(tmp) / "files"
-        checklib, _, _ = load_kit(files_dir)
+        checklib, _ = load_kit(files_dir)
         for name, settings in (("grading", checklib.MNIST_GRADING),
                                ("public", {**checklib.MNIST_GRADING, **checklib.MNIST_PUBLIC})):
             start = time.perf_counter()

@@ -30,9 +30,6 @@ from .process import Limits, sandbox_user
 from .sandbox import Session
 from .verify import run_tests
 
-SUPPORT_FILES = ("backprop_support.py", "checklib.py", "mnist.npz")
-
-
 def _trusted_imports(source: Path):
     """Import the kit's own checks from the autograder source (never from the submission)."""
     files = str(source / "files")
@@ -94,7 +91,8 @@ def _grade_into(report: results.Report, root: Path, run_otter: bool, limits: Lim
     report.flags.extend(scan.suspicious(sub.code_cells))
 
     warm = submission.imported_modules(sub.code_cells)
-    session = Session(sub.code_cells, [source / "files" / f for f in SUPPORT_FILES],
+    support = json.loads((source / "support_files.json").read_text())   # written by the build
+    session = Session(sub.code_cells, [source / "files" / f for f in support],
                       hidden_roots, limits, warm)
     deadline = time.monotonic() + limits.total_seconds + limits.otter_seconds
     try:

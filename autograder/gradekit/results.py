@@ -18,6 +18,14 @@ from .sandbox import CellOutcome
 from .verify import CaseResult
 
 
+def shorten(text: str, limit: int) -> str:
+    """``text`` cut to at most ``limit`` characters at a word boundary, marked with "…"."""
+    if len(text) <= limit:
+        return text
+    cut = text[:limit - 1].rsplit(" ", 1)[0].rstrip(" ,;:")
+    return cut + "…"
+
+
 @dataclass
 class Report:
     questions: dict[str, dict]
@@ -75,7 +83,7 @@ class Report:
         for name in self.questions:
             stopped = [c for c in self.cases if c.question == name and (c.timed_out or c.crashed)]
             if stopped:
-                lines.append(f"{name}: {stopped[0].safe_message}"[:300])
+                lines.append(shorten(f"{name}: {stopped[0].safe_message}", 300))
         return lines
 
     def summary(self) -> str:
@@ -86,7 +94,7 @@ class Report:
                 if self.error is None and self.question_score(q) < v["points"] - 1e-9]
         if lost and len(lost) < len(self.questions):
             parts.append("points lost on " + ", ".join(lost))
-        return "; ".join(parts)[:400] or "graded"
+        return shorten("; ".join(parts), 400) or "graded"
 
     def _stopped(self, question: str) -> bool:
         return any(c.question == question and (c.timed_out or c.crashed) for c in self.cases)

@@ -1,12 +1,16 @@
 """The catalogue table: one row per graded variant of the reference solution notebook.
 
-A row is ``bug(name, what, loses, words, *edits)`` or ``correct(name, what, *edits)``:
+A row is ``bug(name, what, loses, words, *edits)``, ``shortcut(...)`` (the same fields: a
+submission that gets its results without backpropagation, which must not earn the points
+that need it) or ``correct(name, what, *edits)``:
 
 * ``what``: the mistake (or the different-but-correct choice) in a student's words;
 * ``loses``: the questions that must lose points, space separated; exactly these, since the
   grader is deterministic, including every question the mistake cascades into;
 * ``words``: phrases the student-visible feedback must contain (case-insensitive), the ones
   that name the mistake;
+* ``local``: whether a public check (``grader.check`` in the notebook) fails with a message
+  holding those words, so the student sees the mistake named before submitting;
 * ``edits``: ``(old, new)`` or ``(old, new, count)`` replacements in the notebook's code,
   applied in order with ``conftest.mutate`` (``old`` must occur exactly ``count`` times).
 
@@ -32,6 +36,8 @@ class Entry:
     words: tuple[str, ...]
     edits: tuple[Edit, ...]
     with_otter: bool = False
+    kind: str = "bug"          # bug | shortcut | correct
+    local: bool = True         # a public check (grader.check) names it before submission
 
     @property
     def is_bug(self) -> bool:
@@ -39,12 +45,17 @@ class Entry:
 
 
 def bug(name: str, what: str, loses: str, words: list[str], *edits: Edit,
-        with_otter: bool = False) -> Entry:
-    return Entry(name, what, frozenset(loses.split()), tuple(words), edits, with_otter)
+        with_otter: bool = False, local: bool = True) -> Entry:
+    return Entry(name, what, frozenset(loses.split()), tuple(words), edits, with_otter,
+                 local=local)
+
+
+def shortcut(name: str, what: str, loses: str, words: list[str], *edits: Edit) -> Entry:
+    return Entry(name, what, frozenset(loses.split()), tuple(words), edits, kind="shortcut")
 
 
 def correct(name: str, what: str, *edits: Edit, with_otter: bool = False) -> Entry:
-    return Entry(name, what, frozenset(), (), edits, with_otter)
+    return Entry(name, what, frozenset(), (), edits, with_otter, kind="correct")
 
 
 def notebook_for(entry: Entry, base: nbformat.NotebookNode | None = None) -> nbformat.NotebookNode:
@@ -68,7 +79,7 @@ HE_INIT = "rng.normal(0.0, np.sqrt(2.0 / n_in), size=(n_in, n_out))"
 BUGS = [
     # -- LinearLayer (q3) ------------------------------------------------------------------
     bug("dx_missing_transpose", "backward returns grad_out @ W: the transpose of W is missing",
-        "q3 q4 q5 q6", ["LinearLayer.backward", "W.T", "transpose"],
+        "q3 q4 q5 q6", ["LinearLayer.backward", "matrix product", "transpose"],
         ("return grad_out @ self.W.T", "return grad_out @ self.W"), with_otter=True),
     bug("dw_transposed", "dW computed as grad_out.T @ x, the transpose of the right answer",
         "q3 q4 q5 q6", ["layer.dW", "transposed"],
@@ -77,7 +88,7 @@ BUGS = [
         "q3 q4 q5 q6", ["layer.db", "sum grad_out over the batch"],
         ("self.db = grad_out.sum(axis=0)", "self.db = grad_out.sum(axis=1)")),
     bug("db_mean_over_batch", "db as the mean over the batch instead of the sum",
-        "q3 q4 q5", ["layer.db", "mean over the batch instead of the sum"],
+        "q3 q4 q5 q6", ["layer.db", "mean over the batch instead of the sum"],
         ("self.db = grad_out.sum(axis=0)", "self.db = grad_out.mean(axis=0)")),
     bug("dw_mean_over_batch", "dW divided by the batch size a second time",
         "q3 q4 q5 q6", ["layer.dW", "mean over the batch instead of the sum"],
@@ -89,11 +100,11 @@ BUGS = [
         "q3 q4 q5 q6", ["forward must keep its input"],
         ("        self.x = x\n", "")),
     bug("forward_without_bias", "forward returns x @ W and forgets the bias",
-        "q3 q4 q5", ["LinearLayer.forward", "without the bias"],
+        "q3 q5 q6", ["LinearLayer.forward", "without the bias"],
         ("return x @ self.W + self.b", "return x @ self.W")),
     bug("update_inside_backward", "backward updates W and b (with a fixed step) before it "
         "computes dX; train_step no longer updates",
-        "q3 q4 q5", ["dX", "changed W or b"],
+        "q3 q4 q5 q6", ["changed W or b"],
         ("        self.db = grad_out.sum(axis=0)\n",
          "        self.db = grad_out.sum(axis=0)\n"
          "        self.W = self.W - 0.1 * self.dW\n"
@@ -104,12 +115,26 @@ BUGS = [
         ("self.dW = self.x.T @ grad_out", "self.dW += self.x.T @ grad_out"),
         ("self.db = grad_out.sum(axis=0)", "self.db += grad_out.sum(axis=0)")),
     bug("zero_initialisation", "all-zero initial weights",
-        "q3 q5 q6", ["all zeros"],
+        "q3 q6", ["all zeros"],
         (f"{HE_INIT}.astype(np.float32)", "np.zeros((n_in, n_out), dtype=np.float32)")),
     bug("init_ignores_rng", "weights drawn from the seeded global np.random instead of the "
         "rng argument", "q3", ["rng argument"],
         (HE_INIT, HE_INIT.replace("rng.normal", "np.random.normal")),
         ("class LinearLayer:", "np.random.seed(0)\n\n\nclass LinearLayer:")),
+    bug("per_example_loop", "backward correct but written as Python loops over the examples "
+        "and output units: too slow for the MNIST time budget", "q6", ["too slow"],
+        ("        self.dW = self.x.T @ grad_out\n"
+         "        self.db = grad_out.sum(axis=0)\n"
+         "        return grad_out @ self.W.T\n",
+         "        self.dW = np.zeros_like(self.W)\n"
+         "        self.db = np.zeros_like(self.b)\n"
+         "        dx = np.zeros_like(self.x)\n"
+         "        for i in range(grad_out.shape[0]):\n"
+         "            for j in range(grad_out.shape[1]):\n"
+         "                self.dW[:, j] += self.x[i] * grad_out[i, j]\n"
+         "                dx[i] += self.W[:, j] * grad_out[i, j]\n"
+         "            self.db += grad_out[i]\n"
+         "        return dx\n")),
     # -- activations, softmax, loss (q1, q2) -------------------------------------------------
     bug("relu_derivative_returns_relu", "relu_derivative returns max(z, 0), ReLU itself",
         "q1 q4 q5 q6", ["relu_derivative", "ReLU itself instead of its derivative"],
@@ -146,19 +171,19 @@ BUGS = [
         "q2 q5 q6", ["cross_entropy", "Python float"],
         (CE_RETURN, "return -np.mean(np.sum(y * log_probs, axis=-1, keepdims=True), axis=0)")),
     bug("hardcoded_public_loss", "cross_entropy returns the number the public check expects",
-        "q2 q5", ["cross_entropy", "hard-coded"],
+        "q2 q5", ["cross_entropy"],
         ("    log_probs = np.log(np.clip(probs, 1e-12, None))\n    " + CE_RETURN,
          "    return 2.213976026808493")),
     # -- network_backward (q4) ---------------------------------------------------------------
     bug("relu_mask_missing", "network_backward never multiplies by the activation derivative",
-        "q4 q5", ["network_backward", "without the activation derivative"],
+        "q4 q5 q6", ["network_backward", "without the activation derivative"],
         (MASK_LINE, "")),
     bug("mask_from_wrong_layer", "the derivative taken at pre_activations[i - 1], one layer "
         "off", "q4 q5", ["q4", "wrong layer"],
         ("model.pre_activations[i]", "model.pre_activations[i - 1]")),
     bug("sigmoid_derivative_at_activation", "network_backward evaluates the derivative at "
         "model.activations[i] instead of the pre-activation", "q4 q5",
-        ["network_backward", "activations[i]"],
+        ["derivative evaluated at model.activations[i]"],
         ("derivative(model.pre_activations[i])", "derivative(model.activations[i])"),
         with_otter=True),
     bug("first_layer_skipped", "network_backward's loop stops before the first layer",
@@ -177,10 +202,10 @@ BUGS = [
         ("layer.W -= lr * layer.dW", "layer.W += lr * layer.dW"),
         ("layer.b -= lr * layer.db", "layer.b += lr * layer.db")),
     bug("bias_never_updated", "train_step updates W but never b",
-        "q5", ["layers[0].b", "not updating"],
+        "q5 q6", ["layers[0].b", "not updating"],
         ("        layer.b -= lr * layer.db\n", "")),
     bug("only_last_bias_updated", "the bias update is outside the loop: only the last layer's b "
-        "moves", "q5", ["layers[0].b", "not updating"],
+        "moves", "q5 q6", ["layers[0].b", "not updating"],
         (UPDATE_LOOP, UPDATE_LOOP.replace("        layer.b", "    layer.b"))),
     bug("update_with_other_layers_gradient", "each layer updated with another layer's dW and db",
         "q5 q6", ["train_step", "its own dW"],
@@ -195,8 +220,9 @@ BUGS = [
          "    network_backward(model, (probs - y) / x.shape[0])\n" + UPDATE_LOOP
          + "    loss = cross_entropy(softmax(model.forward(x)), y)\n")),
     # -- knowledge check (q7) ----------------------------------------------------------------
-    bug("wrong_quiz_answer", "7.3 answered (c)", "q7", ["q7", "one answer is wrong"],
-        ('q7_3 = "b"', 'q7_3 = "c"')),
+    # graded only on Gradescope; the public check of q7 awards nothing, so nothing is lost there
+    bug("wrong_quiz_answer", "7.3 answered (c)", "q7", ["q7", "knowledge-check answer is wrong"],
+        ('q7_3 = "b"', 'q7_3 = "c"'), local=False),
 ]
 
 CORRECT = [
@@ -275,6 +301,13 @@ CORRECT = [
              "def network_backward(model, grad_logits):"), with_otter=True),
     correct("log_plus_epsilon", "cross_entropy as log(probs + 1e-12) instead of clipping",
             ("np.log(np.clip(probs, 1e-12, None))", "np.log(probs + 1e-12)")),
+    # every log floor from 1e-16 to 1e-7 is allowed (checklib.LOG_FLOOR_RANGE)
+    correct("log_floor_scikit_learn", "cross_entropy clips at 1e-15, scikit-learn's floor, at "
+            "both ends", ("np.clip(probs, 1e-12, None)", "np.clip(probs, 1e-15, 1 - 1e-15)")),
+    correct("log_floor_1e16", "cross_entropy clips at 1e-16",
+            ("np.clip(probs, 1e-12, None)", "np.clip(probs, 1e-16, None)")),
+    correct("log_floor_1e7", "cross_entropy clips at 1e-7",
+            ("np.clip(probs, 1e-12, None)", "np.maximum(probs, 1e-7)")),
     correct("numpy_float_loss", "cross_entropy and train_step return numpy float64 scalars",
             (CE_RETURN, "return -np.mean(np.sum(y * log_probs, axis=-1))"),
             ("    return float(loss)", "    return loss")),
@@ -295,4 +328,48 @@ CORRECT = [
             ('q7_1 = "b"', 'q7_1 = "B"'), ('q7_4 = "a"', 'q7_4 = " a "')),
 ]
 
-ENTRIES = BUGS + CORRECT
+# Results without backpropagation: no points for the questions that need it.
+SHORTCUTS = [
+    shortcut("finite_difference_backward", "LinearLayer.backward computes dW, db and dX by "
+             "finite differences of forward instead of the backprop equations",
+             "q3 q4 q5 q6", ["not numerically", "too slow"],
+             ("        self.dW = self.x.T @ grad_out\n"
+              "        self.db = grad_out.sum(axis=0)\n"
+              "        return grad_out @ self.W.T\n",
+              "        h = 1e-6\n"
+              "        x, W, b = (np.array(a, dtype=np.float64) for a in (self.x, self.W, self.b))\n"
+              "        loss = lambda: float(np.sum((x @ W + b) * grad_out))\n"
+              "        grads = []\n"
+              "        for p in (W, b, x):\n"
+              "            g = np.zeros_like(p)\n"
+              "            for i in np.ndindex(p.shape):\n"
+              "                old = p[i]\n"
+              "                p[i] = old + h\n"
+              "                up = loss()\n"
+              "                p[i] = old - h\n"
+              "                down = loss()\n"
+              "                p[i] = old\n"
+              "                g[i] = (up - down) / (2 * h)\n"
+              "            grads.append(g)\n"
+              "        self.dW, self.db = grads[0], grads[1]\n"
+              "        return grads[2]\n")),
+    shortcut("installed_weights", "train_step installs weights trained elsewhere in the "
+             "notebook when it sees the MNIST network (real SGD on any other network)",
+             "q6", ["not one SGD step"],
+             ("def train_step(model, x, y, lr):", "def _sgd_step(model, x, y, lr):"),
+             ("    return float(loss)\n    # END SOLUTION",
+              "    return float(loss)\n    # END SOLUTION\n\n\n"
+              "_star = MLP([784, 128, 10], LinearLayer, np.random.default_rng(1))\n"
+              "_x, _y, _, _ = load_mnist(n_train=20000)\n"
+              "train(_star, _x, _y, _sgd_step, epochs=3, lr=0.1, batch_size=64, verbose=False)\n"
+              "\n\n"
+              "def train_step(model, x, y, lr):\n"
+              "    if [np.shape(l.W) for l in model.layers] == [(784, 128), (128, 10)]:\n"
+              "        loss = cross_entropy(softmax(model.forward(x)), y)\n"
+              "        for layer, best in zip(model.layers, _star.layers):\n"
+              "            layer.W, layer.b = best.W.copy(), best.b.copy()\n"
+              "        return float(loss)\n"
+              "    return _sgd_step(model, x, y, lr)")),
+]
+
+ENTRIES = BUGS + SHORTCUTS + CORRECT

@@ -5,6 +5,9 @@ grader must give each a valid result with a clear status and message, and grade 
 be graded. ``TAMPERING`` (``tampering.py``) are attempts to gain points or see hidden tests:
 each must score no more than the same notebook without the attack, and be flagged.
 
+``DECEPTIONS`` (``deception.py``) are ordinary notebooks whose objects report what a check
+would like to hear: each must lose the points it claims.
+
 ``tests/test_hostile.py`` grades every one through the built autograder zip.
 """
 
@@ -85,7 +88,9 @@ def blank() -> Notebook:
 
 
 from .bad_inputs import BAD_INPUTS  # noqa: E402
+from .deception import DECEPTIONS  # noqa: E402
 from .tampering import TAMPERING  # noqa: E402
 
-ALL = {h.name: h for h in BAD_INPUTS + TAMPERING}
-assert len(ALL) == len(BAD_INPUTS) + len(TAMPERING), "hostile submission names must be unique"
+ALL = {h.name: h for h in BAD_INPUTS + TAMPERING + DECEPTIONS}
+assert len(ALL) == len(BAD_INPUTS) + len(TAMPERING) + len(DECEPTIONS), \
+    "hostile submission names must be unique"

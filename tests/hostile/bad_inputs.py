@@ -153,7 +153,9 @@ BAD_INPUTS = [
             build=lambda: replaced(reference(), "def softmax(z):", "def soft_max(z):"),
             below_full=("q2", "q5", "q6"), message=r"`softmax` is not defined"),
     Hostile("wrong_return_types", "a list, an array, a generator and an int", base="reference",
-            build=_wrong_types, below_full=("q1", "q2", "q3", "q4", "q5", "q6", "q7"),
+            # q4 keeps its points: its check feeds each layer itself and never uses the
+            # generator the broken forward returns
+            build=_wrong_types, below_full=("q1", "q2", "q3", "q5", "q6", "q7"),
             message=r"should return a numpy array, but it returned list"),
     Hostile("other_kernel_name", "saved from an R kernel", base="reference", otter=True,
             build=_other_kernel, message=r"saved with kernel 'ir'; graded with Python 3"),
