@@ -11,17 +11,20 @@ Measures, with the built autograder zip (see bench/README.md for what each figur
    machine's float32 matmul rate and, when it is installed, PyTorch;
 4. versus_otter: grading the reference with gradekit and with a plain ``otter run -a`` of the
    same zip, on the same core, run after run in turn.
+5. report: writing the class report (tools/class_report.py) for a class of 1,000 submissions.
 
 Writes bench/results/bench-<date>.json (and latest.json) and prints a table of medians with
 min and max. Usage:
 
     python tools/bench.py [--runs 5] [--only single,batch,training] [--batch-size 100]
                           [--batch-runs 1] [--jobs 1,2] [--variants reference,blank,...]
+                          [--report-size 1000] [--report-runs 3]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import json
 import os
@@ -33,17 +36,21 @@ import tempfile
 import time
 from pathlib import Path
 
+import nbformat
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT / "tools"))
 
+import class_report  # noqa: E402
 import grade_folder  # noqa: E402
 import grading  # noqa: E402
 import report  # noqa: E402
 import submissions  # noqa: E402
 from procmem import TreeSampler  # noqa: E402
 
-SECTIONS = ("single", "batch", "training", "versus_otter")
+SECTIONS = ("single", "batch", "training", "versus_otter", "report")
+REPORT_LIMIT_S = 60.0
 DEFAULT_VARIANTS = "reference,blank,per_example_loop"
 
 
@@ -180,6 +187,69 @@ def run_training(source: Path, runs: int, cpu: str) -> dict:
     return out
 
 
+def run_class_report(zip_path: Path, size: int, runs: int, work: Path) -> dict:
+    """Time ``class_report.write`` for a class of ``size`` submissions.
+
+    The class is tests/catalogue/classroom.random_class: every student's own combination of
+    independently written functions, 40 % with a planted catalogue mistake, some blank notebooks
+    and unreadable uploads. Each kind (correct, each mistake, blank, unreadable) is graded once
+    through the zip; a submission gets the results of its kind and keeps its own notebook, which
+    is all the report reads besides results (the similarity check reads every notebook)."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    from catalogue import BUGS, notebook_for
+    from catalogue.classroom import PLANTED, random_class
+    from conftest import solution_notebook, student_notebook
+
+    kinds = work / "report-kinds"
+    kinds.mkdir()
+    for bug in BUGS:
+        if bug.name in PLANTED:
+            nbformat.write(notebook_for(bug), kinds / f"{bug.name}.ipynb")
+    nbformat.write(solution_notebook(), kinds / "correct.ipynb")
+    nbformat.write(student_notebook(), kinds / "blank.ipynb")
+    (kinds / "unreadable.ipynb").write_text("not a notebook")
+    graded = work / "report-kinds-results"
+    with open(os.devnull, "w") as quiet, contextlib.redirect_stdout(quiet):
+        grade_folder.main([str(kinds), "--out", str(graded), "--jobs", "2",
+                           "--zip", str(zip_path)])
+    results = {p.stem: json.loads((graded / f"{p.name}.json").read_text())
+               for p in kinds.iterdir()}
+    questions = grade_folder.questions_of(work / "source")
+    folder = work / "report-class"
+    folder.mkdir()
+    subs = []
+    for name, kind, nb in random_class(size):
+        path = folder / f"{name}.ipynb"
+        if nb is None:
+            path.write_text("not a notebook")
+        else:
+            nbformat.write(nb, path)
+        subs.append(class_report.Submission(path.name, results[kind], path))
+    seconds, pairs = [], 0
+    for i in range(runs):
+        out = work / f"report-out-{i}"
+        out.mkdir()
+        load_before = os.getloadavg()[0]
+        start = time.perf_counter()
+        fig = class_report.write(out, subs, questions)
+        seconds.append(time.perf_counter() - start)
+        pairs = len(fig["similarity"]["pairs"])
+        print(f"  class report for {size} submissions, run {i + 1}/{runs}: {seconds[-1]:.1f} s "
+              f"({pairs} similar pairs, load {load_before:.2f})", flush=True)
+    return {"size": size, "runs": runs, "seconds": report.summary(seconds), "raw_s": seconds,
+            "similar_pairs": pairs, "cpus": len(os.sched_getaffinity(0))}
+
+
+def class_report_verdict(data: dict) -> list[dict]:
+    measured = data.get("report")
+    if not measured:
+        return []
+    median = measured["seconds"]["median"]
+    return [{"what": f"class report for {measured['size']} submissions (median wall)",
+             "measured": f"{median:.2f} s", "target": f"<= {REPORT_LIMIT_S:g} s",
+             "verdict": "met" if median <= REPORT_LIMIT_S else "MISSED"}]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--zip", type=Path, default=grade_folder.DEFAULT_ZIP)
@@ -195,6 +265,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-runs", type=int, default=1,
                         help="runs per batch figure (each run grades the whole batch)")
     parser.add_argument("--jobs", default="1,2", help="worker counts for the batch")
+    parser.add_argument("--report-size", type=int, default=1000,
+                        help="submissions in the class whose report is timed")
+    parser.add_argument("--report-runs", type=int, default=3)
     parser.add_argument("--cpu", default="0", help="the core single gradings are pinned to")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     args = parser.parse_args(argv)
@@ -238,11 +311,15 @@ def main(argv: list[str] | None = None) -> int:
                 print("grading batches...", flush=True)
                 data["batch"] = run_batch(variants, args.zip, args.batch_size, args.batch_runs,
                                           [int(j) for j in args.jobs.split(",") if j], work)
+            if "report" in sections:
+                print("class report...", flush=True)
+                data["report"] = run_class_report(args.zip, args.report_size, args.report_runs,
+                                                  work)
         finally:
             for path in [work, *work.rglob("*")]:
                 path.chmod(0o755 if path.is_dir() else 0o644)
     data["meta"]["load_after"] = load()
-    data["targets"] = report.verdicts(data)
+    data["targets"] = report.verdicts(data) + class_report_verdict(data)
     args.out.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     text = json.dumps(data, indent=1)

@@ -1,21 +1,25 @@
 """Grade every submission in a folder with the built autograder zip (``make grade``).
 
 Each entry of the folder is one submission: a notebook, any other file (graded as a broken
-submission, with a clear message), or a sub-folder holding a student's upload. Every
+submission, with a clear message), or a sub-folder holding a student's upload. The folder, or a
+zip of it, may also be what Gradescope's "Export Submissions" produces (its
+submission_metadata.yml names the students; see gradescope_export.py). Every
 submission is graded in its own process and its own Gradescope-style root, so nothing one
 submission does can reach another. Writes, under ``--out``:
 
     <name>.json   the results.json Gradescope would show
     grades.csv    one row per submission: file, total, per-question points, status,
-                  message, flags (tamper reasons for the instructor), isolation (the level
-                  student code ran at: namespaces, user or none)
+                  message, flags (tamper reasons for the instructor), named mistakes,
+                  isolation (the level student code ran at: namespaces, user or none)
+    report.html   the class report, with its figures as CSV and JSON (class_report.py)
 
-The isolation level is detected once, before grading (``gradekit/isolation.py``); at ``none``
-nothing is graded unless ``--allow-no-isolation`` is given.
+and prints a summary table, the most frequent mistakes and the number of similar pairs.
+Progress (done, rate, time left) goes to stderr. The isolation level is detected once, before
+grading (``gradekit/isolation.py``); at ``none`` nothing is graded unless
+``--allow-no-isolation`` is given.
 
-and prints a summary table.
-
-Usage: python tools/grade_folder.py SUBMISSIONS [--out results] [--jobs 2] [--allow-no-isolation]
+Usage: python tools/grade_folder.py SUBMISSIONS|EXPORT.zip [--out results] [--jobs 2]
+       [--allow-no-isolation]
 """
 
 from __future__ import annotations
@@ -34,13 +38,13 @@ import zipfile
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
+import class_report
+import gradescope_export
+from progress import Progress
+
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_ZIP = Path(os.environ.get("BACKPROP_AUTOGRADER_ZIP", ROOT / "autograder" / "autograder.zip"))
 SUBMISSION_DEADLINE_S = 900
-
-
-def submissions_in(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if not p.name.startswith("."))
 
 
 def unpack_source(zip_path: Path, into: Path) -> Path:
@@ -153,6 +157,8 @@ def csv_row(name: str, data: dict, questions: dict) -> dict:
         summary = "; ".join(x for x in lines if x)
     row["message"] = summary[:300]
     row["flags"] = "; ".join(extra.get("flags", []))[:500]
+    mistakes = extra.get("mistakes") or []
+    row["mistakes"] = " ".join(dict.fromkeys(str(m.get("id", "?")) for m in mistakes))
     row["isolation"] = extra.get("isolation", "unavailable")
     row["seconds"] = data.get("execution_time", 0.0)
     return row
@@ -183,11 +189,13 @@ def main(argv: list[str] | None = None) -> int:
                         help="grade even where student code cannot be isolated from this "
                              "machine (it then runs with your user's rights)")
     args = parser.parse_args(argv)
-    if not args.folder.is_dir():
-        parser.error(f"{args.folder} is not a folder")
     if not args.zip.exists():
         parser.error(f"{args.zip} not found: run `make autograder` first")
-    entries = submissions_in(args.folder)
+    unpacked = tempfile.TemporaryDirectory(prefix="backprop-export-")
+    try:
+        entries, students = gradescope_export.entries(args.folder, Path(unpacked.name))
+    except (gradescope_export.ExportError, zipfile.BadZipFile, OSError) as err:
+        parser.error(str(err))
     if not entries:
         print(f"no submissions in {args.folder}")
         return 0
@@ -196,7 +204,8 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="backprop-source-") as tmp:
         source = unpack_source(args.zip, Path(tmp))
         questions = questions_of(source)
-        level = isolation_level(source, [Path(tmp), args.folder, args.out, args.zip, ROOT])
+        level = isolation_level(source, [Path(tmp), args.folder, Path(unpacked.name), args.out,
+                                         args.zip, ROOT])
         if level is None:
             return 2
         if level == "none" and not args.allow_no_isolation:
@@ -206,6 +215,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"grading {len(entries)} submission(s) from {args.folder} with {args.jobs} "
               f"worker(s), isolation: {level}...", flush=True)
         results: dict[str, dict] = {}
+        progress = Progress(len(entries))
         with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
             futures = {pool.submit(grade_one, e, source, args.out): e
                        for e in entries}
@@ -214,9 +224,11 @@ def main(argv: list[str] | None = None) -> int:
                 data = future.result()
                 results[entry.name] = data
                 extra = data.get("extra_data", {})
+                progress.clear()
                 print(f"[{done}/{len(entries)}] {entry.name}: {data.get('score', 0):g} / "
                       f"{extra.get('max_score', 0):g} ({extra.get('status', '?')}, "
                       f"{data.get('execution_time', 0):.1f} s)", flush=True)
+                progress.update(done)
         for path in [Path(tmp), *Path(tmp).rglob("*")]:
             path.chmod(0o755 if path.is_dir() else 0o644)
     rows = [csv_row(e.name, results[e.name], questions) for e in entries]
@@ -230,6 +242,12 @@ def main(argv: list[str] | None = None) -> int:
     elapsed = time.perf_counter() - start
     print(f"\n{len(rows)} graded in {elapsed:.1f} s; results in {args.out}/ (grades.csv, "
           "one .json per submission)")
+    figures = class_report.write(args.out, [
+        class_report.Submission(e.name, results[e.name], e, students.get(e.name, []))
+        for e in entries], questions)
+    print(f"class report: {args.out / 'report.html'}")
+    print("\n".join(class_report.summary_lines(figures)))
+    unpacked.cleanup()
     return 0
 
 
