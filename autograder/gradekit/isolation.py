@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import os
 import resource
+import secrets
 import shutil
 import signal
 import site
@@ -47,10 +48,10 @@ from pathlib import Path
 LEVELS = ("namespaces", "user", "none")
 WORK_DIR = "/home/student"         # the worker's working directory inside the sandbox
 GRADER_DIR = "/opt/grader"         # the worker's own modules (read-only) inside the sandbox
-# User ids handed to workers: this base plus the grading process's pid, so concurrent
-# gradings on one machine never share one (pids are unique while they run; gradings in
-# different PID namespaces of one kernel could) and no real account is used.
-UID_BASE = 1_900_000_000
+# User ids handed to workers: this base plus a random number below UID_SPAN, one per grading
+# process, so concurrent gradings (even in different containers of one kernel) do not share
+# one in practice, and no real account is used.
+UID_BASE, UID_SPAN = 1_900_000_000, 2**28
 # Packages the worker may need, with everything they require (mirrored at the `user` level).
 WORKER_DISTRIBUTIONS = ("numpy", "matplotlib")
 STDLIB_SKIP = {"test", "idlelib", "tkinter", "turtledemo", "ensurepip", "site-packages",
@@ -170,6 +171,14 @@ def _no_network_filter():
     return install
 
 
+def _die_with_parent():
+    """Kill the worker when the grading process dies (bwrap does it at the namespaces level)."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    return lambda: libc.prctl(1, signal.SIGKILL, 0, 0, 0)   # PR_SET_PDEATHSIG
+
+
 def _processes_of(uid: int) -> bool:
     """Whether any process (or a dying one) of ``uid`` is left."""
     wanted = f"\t{uid}\t"
@@ -200,7 +209,8 @@ class Isolation:
         self.level, self.why = level, why
         self.hidden = [os.path.realpath(h) for h in hidden]
         self.root = os.geteuid() == 0
-        self.uid = UID_BASE + os.getpid() if self.root and level != "none" else None
+        self.uid = UID_BASE + secrets.randbelow(UID_SPAN) if self.root and level != "none" \
+            else None
         self.bwrap = bwrap_path() if level == "namespaces" else None
         self._jail: tempfile.TemporaryDirectory | None = None
         if level == "namespaces" and self.bwrap is None:
@@ -248,6 +258,7 @@ class Isolation:
 
     def _limits(self, limits: Limits, chroot: str | None = None, uid: int | None = None):
         no_network = _no_network_filter() if chroot is not None else None
+        die_with_parent = _die_with_parent() if self.level != "namespaces" else None
 
         def apply() -> None:
             os.setsid()
@@ -262,6 +273,8 @@ class Isolation:
             if uid is not None:
                 _drop(uid)
                 resource.setrlimit(resource.RLIMIT_NPROC, (limits.processes, limits.processes))
+            if die_with_parent is not None:   # after the user change, which would clear it
+                die_with_parent()
             if no_network is not None:
                 no_network()
         return apply
