@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import os
 import resource
+import secrets
 import shutil
 import signal
 import site
@@ -47,9 +48,10 @@ from pathlib import Path
 LEVELS = ("namespaces", "user", "none")
 WORK_DIR = "/home/student"         # the worker's working directory inside the sandbox
 GRADER_DIR = "/opt/grader"         # the worker's own modules (read-only) inside the sandbox
-# User ids handed to workers: this base plus the grading process's pid, so concurrent
-# gradings never share one (pids are unique while they run) and no real account is used.
-UID_BASE = 1_900_000_000
+# User ids handed to workers: this base plus a random number below UID_SPAN, one per grading
+# process, so concurrent gradings (even in different containers of one kernel) do not share
+# one in practice, and no real account is used.
+UID_BASE, UID_SPAN = 1_900_000_000, 2**28
 # Packages the worker may need, with everything they require (mirrored at the `user` level).
 WORKER_DISTRIBUTIONS = ("numpy", "matplotlib")
 STDLIB_SKIP = {"test", "idlelib", "tkinter", "turtledemo", "ensurepip", "site-packages",
@@ -190,6 +192,14 @@ def _no_network_filter():
     return install
 
 
+def _die_with_parent():
+    """Kill the worker when the grading process dies (bwrap does it at the namespaces level)."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    return lambda: libc.prctl(1, signal.SIGKILL, 0, 0, 0)   # PR_SET_PDEATHSIG
+
+
 def _processes_of(uid: int) -> bool:
     """Whether any process (or a dying one) of ``uid`` is left."""
     wanted = f"\t{uid}\t"
@@ -220,7 +230,8 @@ class Isolation:
         self.level, self.why = level, why
         self.hidden = [os.path.realpath(h) for h in hidden]
         self.root = os.geteuid() == 0
-        self.uid = UID_BASE + os.getpid() if self.root and level != "none" else None
+        self.uid = UID_BASE + secrets.randbelow(UID_SPAN) if self.root and level != "none" \
+            else None
         self.bwrap = bwrap_path() if level == "namespaces" else None
         self._jail: tempfile.TemporaryDirectory | None = None
         if level == "namespaces" and self.bwrap is None:
@@ -268,6 +279,7 @@ class Isolation:
 
     def _limits(self, limits: Limits, chroot: str | None = None, uid: int | None = None):
         no_network = _no_network_filter() if chroot is not None else None
+        die_with_parent = _die_with_parent() if self.level != "namespaces" else None
 
         def apply() -> None:
             os.setsid()
@@ -282,6 +294,8 @@ class Isolation:
             if uid is not None:
                 _drop(uid)
                 resource.setrlimit(resource.RLIMIT_NPROC, (limits.processes, limits.processes))
+            if die_with_parent is not None:   # after the user change, which would clear it
+                die_with_parent()
             if no_network is not None:
                 no_network()
         return apply
@@ -289,7 +303,10 @@ class Isolation:
     def _bwrap_argv(self, argv: list[str], kit: Path, limits: Limits) -> list[str]:
         args = [self.bwrap, "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts",
                 "--unshare-cgroup-try", "--die-with-parent", "--new-session"]
-        if not self.root:
+        if self.root:   # what the worker needs to give up root for its own user id
+            args += ["--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID",
+                     "--cap-add", "CAP_CHOWN"]
+        else:
             args.append("--unshare-user")
         made: set[str] = {"/"}
 
@@ -489,6 +506,7 @@ def detect(hidden: list[str], limits: Limits | None = None) -> Isolation:
                 raise
             reasons.append(f"{level}: {exc}")
             continue
+        isolation.clean_up()   # its user id may be a finished grading's: nothing may be left
         problem = "" if level == "none" else _probe(isolation, limits)
         if not problem:
             isolation.why = "; ".join(reasons)
