@@ -50,9 +50,8 @@ def stage_split(wall: float, timings: dict, results: dict,
     Stages: ``startup`` (interpreter + importing gradekit, up to ``grade()``), ``worker_start``
     (spawn until the worker answers), ``cells`` (the notebook's code cells), ``test_loading``
     (``run_tests`` outside any case: importing otter, reading the test files), ``tests`` (every
-    test case except MNIST training), ``mnist`` (the MNIST accuracy cases), ``otter`` (the
-    cross-check, including rebuilding its zip), ``other`` (session setup, scan, writing results,
-    process exit, ...).
+    test case except MNIST training), ``mnist`` (the MNIST accuracy cases), ``other`` (session
+    setup, scan, writing results, process exit, ...).
     """
     cases = results.get("extra_data", {}).get("cases", [])
     mnist_s = sum(c["seconds"] for c in cases if (c["question"], c["name"]) in mnist)
@@ -64,7 +63,6 @@ def stage_split(wall: float, timings: dict, results: dict,
         "test_loading": max(0.0, sum(timings.get("run_tests_s", [])) - cases_s),
         "tests": cases_s - mnist_s,
         "mnist": mnist_s,
-        "otter": sum(timings.get("otter_stage_s", [])) + sum(timings.get("zip_for_otter_s", [])),
     }
     named["other"] = max(0.0, wall - sum(named.values()))
     return named
@@ -78,24 +76,7 @@ def question_split(results: dict) -> dict[str, float]:
     return out
 
 
-def otter_split(timings: dict) -> dict[str, float] | None:
-    """otter's own stages: imports, kernel start/ready, student cells, its final test cell."""
-    otter = timings.get("otter")
-    if not otter:
-        return None
-    cells = otter.get("cells", [])
-    last = cells[-1]["seconds"] if cells else 0.0
-    total_stage = sum(timings.get("otter_stage_s", []))
-    split = {"launcher_imports": otter.get("imports_s", 0.0),
-             "kernel_start": sum(otter.get("kernel_start_s", [])),
-             "kernel_ready": sum(otter.get("kernel_ready_s", [])),
-             "notebook_cells": sum(c["seconds"] for c in cells[:-1]),
-             "check_all_cell": last}
-    split["rest"] = max(0.0, total_stage - sum(split.values()))
-    return split
-
-
-def grade_timed(notebook: Path, source: Path, *, run_otter: bool = True, cpu: str = "0",
+def grade_timed(notebook: Path, source: Path, *, cpu: str = "0",
                 mnist: set[tuple[str, str]] | None = None) -> dict:
     """Grade ``notebook``; return wall time, stage split, memory peak and the score.
 
@@ -112,7 +93,7 @@ def grade_timed(notebook: Path, source: Path, *, run_otter: bool = True, cpu: st
         timings_path = root / "probe" / "timings.json"
         timings_path.parent.mkdir()
         cmd = ["taskset", "-c", cpu, sys.executable, "-B", str(PROBE), str(timings_path),
-               "--root", str(root)] + ([] if run_otter else ["--no-otter"])
+               "--root", str(root)]
         env = dict(os.environ, PYTHONHASHSEED="0", **ONE_THREAD)
         load = os.getloadavg()[0]
         usage = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -136,17 +117,14 @@ def grade_timed(notebook: Path, source: Path, *, run_otter: bool = True, cpu: st
         "wall_s": wall, "cpu_s": cpu_seconds,
         "stages_s": stage_split(wall, timings, results, mnist),
         "questions_s": question_split(results),
-        "otter_stages_s": otter_split(timings) if run_otter else None,
         "cell_seconds": [c["seconds"] for c in timings.get("cells", [])],
         "case_seconds": {f"{c['question']}/{c['name']}": c["seconds"]
                          for c in extra.get("cases", [])},
-        "otter_cells": (timings.get("otter") or {}).get("cells"),
         "grader_rss_mb": timings.get("grader_rss_mb"),
         "peak_rss_mb": peak.rss_mb, "peak_pss_mb": peak.pss_mb,
         "largest_process_mb": peak.largest_process_mb, "processes": peak.processes,
         "memory_samples": peak.samples, "peak_mb_by_process": peak.by_process,
         "score": results.get("score"), "status": extra.get("status"),
-        "otter_status": (extra.get("otter") or {}).get("status"),
         "flags": extra.get("flags", []),
         "load_before": load,
     }

@@ -1,6 +1,6 @@
 """Peak memory of a whole process tree, sampled from /proc while it runs.
 
-The grader starts a worker (its own session), otter's launcher and a Jupyter kernel, so the
+The grader starts a worker in its own session (and the sandbox around it), so the
 peak of one process says little: the sampler adds up every live descendant of the root at
 each tick. Two sums are kept:
 

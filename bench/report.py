@@ -21,16 +21,7 @@ STAGE_LABELS = {
     "test_loading": "test loading (otter import, test files)",
     "tests": "test cases except MNIST (trusted)",
     "mnist": "MNIST accuracy tests (trusted)",
-    "otter": "otter cross-check, total",
     "other": "other (setup, results, exit)",
-}
-OTTER_LABELS = {
-    "launcher_imports": "otter: launcher imports",
-    "kernel_start": "otter: kernel process start",
-    "kernel_ready": "otter: kernel ready",
-    "notebook_cells": "otter: notebook cells + tests",
-    "check_all_cell": "otter: final results cell",
-    "rest": "otter: unzip, zip, exit, rest",
 }
 
 
@@ -57,12 +48,8 @@ def summarise_single(runs: list[dict]) -> dict:
                         for q in runs[0]["questions_s"]},
         "scores": sorted({r["score"] for r in runs}, key=str),
         "statuses": sorted({str(r["status"]) for r in runs}),
-        "otter_statuses": sorted({str(r["otter_status"]) for r in runs}),
         "flags": sorted({f for r in runs for f in r["flags"]}),
     }
-    if runs[0].get("otter_stages_s"):
-        out["otter_stages_s"] = {k: summary((r.get("otter_stages_s") or {}).get(k) for r in runs)
-                                 for k in runs[0]["otter_stages_s"]}
     return out
 
 
@@ -88,8 +75,7 @@ def table(data: dict) -> str:
     for name, single in data.get("single", {}).items():
         s = single["summary"]
         lines.append(f"Grading {name} on one core (taskset -c {meta['cpu']}), "
-                     f"{s['wall_s']['runs']} runs: score {s['scores']}, status {s['statuses']}, "
-                     f"otter {s['otter_statuses']}")
+                     f"{s['wall_s']['runs']} runs: score {s['scores']}, status {s['statuses']}")
         lines.append(_row("wall time", "s", s["wall_s"]))
         lines.append(_row("CPU time, all processes", "s", s["cpu_s"]))
         for key, label in STAGE_LABELS.items():
@@ -97,9 +83,6 @@ def table(data: dict) -> str:
             if key == "mnist":
                 for q, qs in s["questions_s"].items():
                     lines.append(_row(f"  tests of {q} (all its cases)", "s", qs))
-            if key == "otter":
-                for okey, olabel in OTTER_LABELS.items():
-                    lines.append(_row("  " + olabel, "s", (s.get("otter_stages_s") or {}).get(okey)))
         lines.append(_row("peak memory, process tree RSS", "MB", s["peak_rss_mb"], 0))
         lines.append(_row("peak memory, process tree PSS", "MB", s["peak_pss_mb"], 0))
         lines.append(_row("largest single process (VmHWM)", "MB", s["largest_process_mb"], 0))
@@ -107,8 +90,7 @@ def table(data: dict) -> str:
         lines.append("")
     for jobs, batch in data.get("batch", {}).items():
         lines.append(f"Batch: tools/grade_folder.py, {batch['size']} submissions "
-                     f"{batch['composition']}, {jobs} worker(s), {batch['wall_s']['runs']} run(s)"
-                     + ("" if batch.get("otter", True) else ", --no-otter"))
+                     f"{batch['composition']}, {jobs} worker(s), {batch['wall_s']['runs']} run(s)")
         lines.append(_row("wall time", "s", batch["wall_s"], 1))
         lines.append(_row("submissions per minute", "/min", batch["per_minute"], 1))
         lines.append(_row("per-submission execution_time", "s", batch["execution_time_s"], 1))
@@ -160,8 +142,7 @@ def verdicts(data: dict) -> list[dict]:
     batch = data.get("batch", {}).get("2")
     if batch:
         scale = TARGETS["batch_size"] / batch["size"]
-        add(f"{TARGETS['batch_size']} submissions, make grade with 2 workers"
-            + ("" if batch.get("otter", True) else " and --no-otter") + " (median wall"
+        add(f"{TARGETS['batch_size']} submissions, make grade with 2 workers (median wall"
             + (f", scaled from {batch['size']}" if scale != 1 else "") + ")",
             batch["wall_s"]["median"] * scale, TARGETS["batch_wall_s"], "s")
     training = data.get("training")

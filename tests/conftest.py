@@ -57,10 +57,10 @@ def mutate(nb: nbformat.NotebookNode, old: str, new: str, count: int = 1) -> nbf
 
 @pytest.fixture(scope="session")
 def grade(source_dir, tmp_path_factory):
-    """grade(notebook_or_path, name=..., run_otter=True) -> results.json dict."""
+    """grade(notebook_or_path, name=...) -> results.json dict."""
     counter = {"n": 0}
 
-    def _grade(submission, name: str = "submission.ipynb", run_otter: bool = True) -> dict:
+    def _grade(submission, name: str = "submission.ipynb") -> dict:
         counter["n"] += 1
         work = tmp_path_factory.mktemp(f"sub{counter['n']}")
         if isinstance(submission, nbformat.NotebookNode):
@@ -77,7 +77,7 @@ def grade(source_dir, tmp_path_factory):
                 shutil.copy(submission, path)
         out = work / "out"
         out.mkdir()
-        return grade_folder.grade_one(path, source_dir, out, run_otter)
+        return grade_folder.grade_one(path, source_dir, out)
 
     return _grade
 

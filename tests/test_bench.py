@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import nbformat
@@ -48,18 +47,18 @@ def test_descendants_of_a_finished_process_is_just_itself():
 
 
 def test_stage_split_accounts_for_the_whole_wall_time():
-    timings = {"probe_s": 9.0, "import_gradekit_s": 0.5, "worker_start_s": [0.4],
+    timings = {"probe_s": 5.0, "import_gradekit_s": 0.5, "worker_start_s": [0.4],
                "cells": [{"index": 0, "seconds": 0.1}, {"index": 1, "seconds": 0.2}],
-               "run_tests_s": [3.0], "otter_stage_s": [4.0], "zip_for_otter_s": [0.1]}
+               "run_tests_s": [3.0]}
     results = {"extra_data": {"cases": [
         {"question": "q1", "name": "q1 - 1", "seconds": 0.5},
         {"question": "q6", "name": "q6 - 2", "seconds": 2.0}]}}
-    split = grading.stage_split(10.0, timings, results, {("q6", "q6 - 2")})
+    split = grading.stage_split(6.0, timings, results, {("q6", "q6 - 2")})
     expected = {"startup": 1.5, "worker_start": 0.4, "cells": 0.3, "test_loading": 0.5,
-                "tests": 0.5, "mnist": 2.0, "otter": 4.1}
+                "tests": 0.5, "mnist": 2.0}
     for key, value in expected.items():
         assert split[key] == pytest.approx(value), f"stage {key}: {split[key]} != {value}"
-    assert sum(split.values()) == pytest.approx(10.0), f"stages do not add up to wall: {split}"
+    assert sum(split.values()) == pytest.approx(6.0), f"stages do not add up to wall: {split}"
     assert grading.question_split(results) == {"q1": 0.5, "q6": 2.0}
 
 
@@ -101,16 +100,13 @@ def test_flop_count_of_the_grading_mlp():
 
 
 def test_instrumented_grading_of_the_blank_notebook(source_dir):
-    """The stage probe still matches gradekit: every stage and otter's own split are timed."""
+    """The stage probe still matches gradekit: every stage is timed."""
     result = grading.grade_timed(SUBMISSIONS / "blank.ipynb", source_dir)
     assert result["score"] == 0, f"the blank notebook scored {result['score']}"
     stages = result["stages_s"]
-    for key in ("worker_start", "cells", "test_loading", "mnist", "otter"):
+    for key in ("worker_start", "cells", "test_loading", "mnist"):
         assert stages[key] > 0, f"stage {key} was not timed: {stages}"
     assert len(result["cell_seconds"]) > 5, "the notebook's cells were not timed"
-    otter = result["otter_stages_s"]
-    assert otter and otter["kernel_ready"] > 0 and otter["launcher_imports"] > 0, \
-        textwrap.shorten(f"otter's launcher was not instrumented: {otter}", 300)
-    assert result["peak_rss_mb"] > 100 and result["processes"] >= 3, \
+    assert result["peak_rss_mb"] > 100 and result["processes"] >= 2, \
         f"the memory sampler missed the process tree: {result['peak_rss_mb']} MB, " \
         f"{result['processes']} processes"

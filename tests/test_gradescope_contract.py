@@ -63,7 +63,6 @@ def test_reference_graded_like_gradescope_follows_the_format(tmp_path, questions
     instructor = [t for t in results["tests"] if t["visibility"] == "hidden"]
     assert len(instructor) == 1 and instructor[0]["max_score"] == 0, \
         "the instructor notes should be one hidden test worth no points"
-    assert results["extra_data"]["otter"]["status"] == "ok", results["extra_data"]["otter"]
     assert results["extra_data"]["flags"] == [], results["extra_data"]["flags"]
 
 

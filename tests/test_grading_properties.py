@@ -71,7 +71,7 @@ def test_grading_is_deterministic(grade):
     submissions = {"reference": solution_notebook(), buggy.name: notebook_for(buggy)}
     jobs = [(name, nb) for name, nb in submissions.items() for _ in range(3)]
     with ThreadPoolExecutor(max_workers=2) as pool:
-        results = list(pool.map(lambda job: grade(job[1], f"{job[0]}.ipynb", run_otter=False),
+        results = list(pool.map(lambda job: grade(job[1], f"{job[0]}.ipynb"),
                                 jobs))
     for name in submissions:
         runs = [r for (n, _), r in zip(jobs, results) if n == name]

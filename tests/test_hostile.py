@@ -33,9 +33,8 @@ from hostile.gradescope import gradescope_problems
 
 LIMITS = {"BACKPROP_CELL_SECONDS": "3", "BACKPROP_CALL_SECONDS": "2",
           "BACKPROP_GRACE_SECONDS": "1", "BACKPROP_CASE_SECONDS": "60",
-          "BACKPROP_TOTAL_SECONDS": "240", "BACKPROP_OTTER_SECONDS": "150"}
+          "BACKPROP_TOTAL_SECONDS": "240"}
 BASELINES = {"blank": student_notebook, "buggy": tampering.buggy}
-DISCREPANCY = "otter run in the student's kernel gave"
 
 
 @contextmanager
@@ -60,12 +59,9 @@ def tree_digest(folder: Path) -> str:
     return digest.hexdigest()
 
 
-CLAIMED_IN_OTTER = ["patch_otter_runner", "patch_result_objects", "import_reference",
-                    "read_hidden_files"]
 RESTARTED = ["os_exit", "abort_crash", "deep_recursion", "unstoppable_loop", "memory_hog"]
 # submissions that tests without a `name` parameter look at
-NEEDED_BY = {"test_otter_claims_caught_by_the_cross_check": CLAIMED_IN_OTTER,
-             "test_a_killed_worker_is_restarted_and_replays_the_other_cells": RESTARTED,
+NEEDED_BY = {"test_a_killed_worker_is_restarted_and_replays_the_other_cells": RESTARTED,
              "test_destructive_submission_changes_nothing_outside_its_folder": ["destructive"],
              "test_sandbox_escape_runs_no_command": ["sandbox_escape"],
              "test_hidden_test_failures_show_no_student_controlled_text": ["leak_hidden_data"]}
@@ -96,13 +92,11 @@ def graded(request, grade, source_dir, source_digest) -> dict[str, dict]:
     for stray in (tampering.ESCAPE_MARK, "/tmp/backprop-hostile-write.txt"):
         Path(stray).unlink(missing_ok=True)
     names = _wanted(request.session)
-    jobs = {f"baseline_{b}": (build, f"baseline_{b}.ipynb", False)
-            for b, build in BASELINES.items()}
-    jobs.update({n: (ALL[n].build, ALL[n].upload_name, ALL[n].otter) for n in names})
+    jobs = {f"baseline_{b}": (build, f"baseline_{b}.ipynb") for b, build in BASELINES.items()}
+    jobs.update({n: (ALL[n].build, ALL[n].upload_name) for n in names})
     with environment(LIMITS), ThreadPoolExecutor(max_workers=2) as pool:
-        futures = {name: pool.submit(grade, build(), upload, run_otter=otter)
-                   for name, (build, upload, otter) in sorted(
-                       jobs.items(), key=lambda job: not job[1][2])}   # otter ones first
+        futures = {name: pool.submit(grade, build(), upload)
+                   for name, (build, upload) in sorted(jobs.items())}
         return {name: future.result() for name, future in futures.items()}
 
 
@@ -145,19 +139,9 @@ def test_bad_input_gets_a_valid_result_and_the_rest_is_graded(name, graded, ques
     if hostile.flag:
         assert any(re.search(hostile.flag, f) for f in _flags(results)), \
             f"{name}: no flag matching {hostile.flag!r} in {_flags(results)}"
-    if hostile.otter and hostile.base == "reference":
-        assert not any(DISCREPANCY in f for f in _flags(results)), \
-            f"{name}: the otter cross-check flagged an honest notebook: {_flags(results)}"
     row = _csv_row(name, results, questions)
     assert row["status"] == hostile.status and row["message"], \
         f"{name}: grades.csv row lacks a status or message: {row}"
-
-
-@pytest.mark.parametrize("name", ["other_kernel_name", "no_otter_metadata", "enormous_output"])
-def test_otter_runs_notebooks_from_other_kernels_or_without_metadata(name, graded, questions):
-    otter = graded[name]["extra_data"]["otter"]
-    assert otter["status"] == "ok" and otter["scores"] == _full(questions), \
-        f"{name}: otter's cross-check did not grade the notebook fully: {otter}"
 
 
 def test_destructive_submission_changes_nothing_outside_its_folder(graded, grade, source_dir,
@@ -174,7 +158,7 @@ def test_destructive_submission_changes_nothing_outside_its_folder(graded, grade
         f"the submission changed {sentinel}: {sorted(p.name for p in sentinel.iterdir())}"
     assert not Path("/tmp/backprop-hostile-write.txt").exists(), "it wrote to /tmp"
     assert tree_digest(source_dir) == source_digest, "it changed the autograder's files"
-    after = grade(solution_notebook(), "reference_after_destructive.ipynb", run_otter=False)
+    after = grade(solution_notebook(), "reference_after_destructive.ipynb")
     assert after["score"] == 100, \
         f"the reference scored {after['score']} after the destructive submission"
 
@@ -205,21 +189,6 @@ def test_tampering_gains_no_point_and_is_flagged(name, graded, questions):
     row = _csv_row(name, results, questions)
     assert row["flags"] and row["status"] and row["message"], \
         f"{name}: grades.csv row lacks flags, status or message: {row}"
-
-
-def test_otter_claims_caught_by_the_cross_check(graded):
-    """Where the attack works inside otter's kernel, otter's own score is higher: flagged."""
-    problems = []
-    for name in CLAIMED_IN_OTTER:
-        extra = graded[name]["extra_data"]
-        claimed = sum(extra["otter"]["scores"].values())
-        if claimed == 0:
-            problems.append(f"{name}: the attack did not work in otter's kernel "
-                            f"({extra['otter']})")
-        elif not any(DISCREPANCY in f for f in extra["flags"]):
-            problems.append(f"{name}: otter claimed {claimed} points and nothing was flagged: "
-                            f"{extra['flags']}")
-    assert problems == [], "\n".join(problems)
 
 
 def test_sandbox_escape_runs_no_command(graded):
@@ -318,7 +287,7 @@ def test_grade_folder_gets_through_a_mixed_folder(tmp_path, questions):
     (folder / "notes.txt").write_text("not a submission at all")
     proc = subprocess.run(
         [sys.executable, str(ROOT / "tools" / "grade_folder.py"), str(folder), "--out", str(out),
-         "--zip", str(grade_folder.DEFAULT_ZIP), "--jobs", "2", "--no-otter"],
+         "--zip", str(grade_folder.DEFAULT_ZIP), "--jobs", "2"],
         capture_output=True, text=True, timeout=900, env={**os.environ, **LIMITS})
     assert proc.returncode == 0, f"grade_folder failed:\n{proc.stdout}\n{proc.stderr}"
     with (out / "grades.csv").open() as fh:

@@ -352,5 +352,4 @@ def test_demo_cells_do_not_run_or_slow_down_grading(grade):
     print(f"\ngrading the reference: {plain_s:.1f} s; with 120 s sleeps in every demo cell: "
           f"{slow_s:.1f} s")
     assert plain["score"] == slowed["score"] == 100, (plain["score"], slowed["score"])
-    assert slowed["extra_data"]["otter"]["status"] == "ok", slowed["extra_data"]["otter"]
     assert slow_s < 100, f"grading took {slow_s:.0f} s: demo cells seem to run while grading"

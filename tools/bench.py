@@ -81,12 +81,11 @@ def run_single(variants: dict[str, Path], names: list[str], source: Path, runs: 
     return out
 
 
-def grade_batch(folder: Path, zip_path: Path, jobs: int, run_otter: bool) -> dict:
+def grade_batch(folder: Path, zip_path: Path, jobs: int) -> dict:
     """One ``tools/grade_folder.py`` run over ``folder``: wall time, memory and the grades."""
     with tempfile.TemporaryDirectory(prefix="backprop-bench-batch-") as tmp:
         cmd = [sys.executable, str(ROOT / "tools" / "grade_folder.py"), str(folder),
                "--out", tmp, "--jobs", str(jobs), "--zip", str(zip_path)]
-        cmd += [] if run_otter else ["--no-otter"]
         load_before = os.getloadavg()[0]
         start = time.perf_counter()
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
@@ -103,14 +102,14 @@ def grade_batch(folder: Path, zip_path: Path, jobs: int, run_otter: bool) -> dic
 
 
 def run_batch(variants: dict[str, Path], zip_path: Path, size: int, runs: int,
-              jobs_list: list[int], work: Path, run_otter: bool) -> dict:
+              jobs_list: list[int], work: Path) -> dict:
     folder = work / "batch"
     composition = submissions.batch_folder(variants, folder, size)
     out = {}
     for jobs in jobs_list:
         results = []
         for i in range(runs):
-            r = grade_batch(folder, zip_path, jobs, run_otter)
+            r = grade_batch(folder, zip_path, jobs)
             print(f"  batch of {size}, {jobs} worker(s), run {i + 1}/{runs}: "
                   f"{r['wall_s']:.1f} s, {size / r['wall_s'] * 60:.1f} per minute", flush=True)
             results.append(r)
@@ -120,7 +119,7 @@ def run_batch(variants: dict[str, Path], zip_path: Path, size: int, runs: int,
                 variant = row["file"].split("_", 1)[1].rsplit(".", 1)[0]
                 by_variant.setdefault(variant, set()).add(row["total"])
         out[str(jobs)] = {
-            "size": size, "composition": composition, "runs": results, "otter": run_otter,
+            "size": size, "composition": composition, "runs": results,
             "wall_s": report.summary(r["wall_s"] for r in results),
             "per_minute": report.summary(size / r["wall_s"] * 60 for r in results),
             "execution_time_s": report.summary(row["seconds"] for r in results
@@ -171,8 +170,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-runs", type=int, default=1,
                         help="runs per batch figure (each run grades the whole batch)")
     parser.add_argument("--jobs", default="1,2", help="worker counts for the batch")
-    parser.add_argument("--batch-no-otter", action="store_true",
-                        help="grade the batch with --no-otter (skip the otter cross-check)")
     parser.add_argument("--cpu", default="0", help="the core single gradings are pinned to")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     args = parser.parse_args(argv)
@@ -211,8 +208,7 @@ def main(argv: list[str] | None = None) -> int:
             if "batch" in sections:
                 print("grading batches...", flush=True)
                 data["batch"] = run_batch(variants, args.zip, args.batch_size, args.batch_runs,
-                                          [int(j) for j in args.jobs.split(",") if j], work,
-                                          not args.batch_no_otter)
+                                          [int(j) for j in args.jobs.split(",") if j], work)
         finally:
             for path in [work, *work.rglob("*")]:
                 path.chmod(0o755 if path.is_dir() else 0o644)

@@ -75,7 +75,7 @@ def grade_entry(entry: Entry, source: Path, work: Path, out: Path | None) -> tup
     path = folder / f"{entry.name}.ipynb"
     nbformat.write(notebook_for(entry), path)
     start = time.perf_counter()
-    results = grade_folder.grade_one(path, source, out or folder, run_otter=False)
+    results = grade_folder.grade_one(path, source, out or folder)
     return results, time.perf_counter() - start
 
 

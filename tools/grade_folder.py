@@ -11,7 +11,7 @@ submission does can reach another. Writes, under ``--out``:
 
 and prints a summary table.
 
-Usage: python tools/grade_folder.py SUBMISSIONS [--out results] [--jobs 2] [--no-otter]
+Usage: python tools/grade_folder.py SUBMISSIONS [--out results] [--jobs 2]
 """
 
 from __future__ import annotations
@@ -73,7 +73,7 @@ def environment_snapshot() -> dict[str, str]:
     return dict(os.environ.items())
 
 
-def grade_one(entry: Path, source: Path, out_dir: Path, run_otter: bool) -> dict:
+def grade_one(entry: Path, source: Path, out_dir: Path) -> dict:
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="backprop-grade-") as tmp:
         root = Path(tmp)
@@ -85,8 +85,6 @@ def grade_one(entry: Path, source: Path, out_dir: Path, run_otter: bool) -> dict
         else:
             shutil.copy(entry, root / "submission" / entry.name)
         cmd = [sys.executable, "-B", "-m", "gradekit.grade", "--root", str(root)]
-        if not run_otter:
-            cmd.append("--no-otter")
         env = dict(environment_snapshot(), OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1",
                    MKL_NUM_THREADS="1", PYTHONHASHSEED="0")
         proc = subprocess.Popen(cmd, cwd=source, env=env, stdout=subprocess.PIPE,
@@ -150,8 +148,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "results")
     parser.add_argument("--zip", type=Path, default=DEFAULT_ZIP)
     parser.add_argument("--jobs", type=int, default=2)
-    parser.add_argument("--no-otter", action="store_true",
-                        help="skip the otter cross-check (faster; scores are unchanged)")
     args = parser.parse_args(argv)
     if not args.folder.is_dir():
         parser.error(f"{args.folder} is not a folder")
@@ -170,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
               f"worker(s)...", flush=True)
         results: dict[str, dict] = {}
         with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-            futures = {pool.submit(grade_one, e, source, args.out, not args.no_otter): e
+            futures = {pool.submit(grade_one, e, source, args.out): e
                        for e in entries}
             for done, future in enumerate(as_completed(futures), start=1):
                 entry = futures[future]

@@ -7,11 +7,10 @@ Layout (Gradescope's; simulated in a temporary root for local grading):
     ROOT/results/       results.json is written here
 
 Stages: read the notebook (``submission``); run every test file in the trusted process against
-the sandboxed code (``sandbox`` + ``verify``) -- this decides the score; run ``otter run``
-contained (``otter_stage``) to cross-check; scan for tampering (``scan``); write results
-(``results``).
+the sandboxed code (``sandbox`` + ``verify``) -- this decides the score; scan for tampering
+(``scan``); write results (``results``).
 
-Usage: python -m gradekit.grade [--root /autograder] [--no-otter]
+Usage: python -m gradekit.grade [--root /autograder]
 """
 
 from __future__ import annotations
@@ -20,12 +19,10 @@ import argparse
 import json
 import os
 import sys
-import tempfile
 import time
-import zipfile
 from pathlib import Path
 
-from . import otter_stage, results, scan, submission
+from . import results, scan, submission
 from .process import Limits, sandbox_user
 from .sandbox import Session
 from .verify import run_tests
@@ -43,17 +40,7 @@ def _trusted_imports(source: Path):
     return checklib
 
 
-def _zip_of(source: Path, into: Path) -> Path:
-    """otter run wants a zip: rebuild one from the unpacked source (stored, fast)."""
-    zip_path = into / "autograder.zip"
-    with zipfile.ZipFile(zip_path, "w", compression=zipfile.ZIP_STORED) as zf:
-        for path in sorted(source.rglob("*")):
-            if path.is_file() and "__pycache__" not in path.parts:
-                zf.write(path, path.relative_to(source).as_posix())
-    return zip_path
-
-
-def grade(root: Path, *, run_otter: bool = True, limits: Limits | None = None,
+def grade(root: Path, *, limits: Limits | None = None,
           extra_hidden: list[str] | None = None) -> dict:
     """Grade ``root/submission`` with ``root/source``; write and return the results dict.
 
@@ -67,7 +54,7 @@ def grade(root: Path, *, run_otter: bool = True, limits: Limits | None = None,
     questions = json.loads((source / "questions.json").read_text())
     report = results.Report(questions)
     try:
-        _grade_into(report, root, run_otter, limits, extra_hidden or [])
+        _grade_into(report, root, limits, extra_hidden or [])
     except Exception as exc:  # noqa: BLE001 - a grader bug must still give a valid result
         report.fail_submission("the grader failed on this submission; your instructor has "
                                "been told")
@@ -75,7 +62,7 @@ def grade(root: Path, *, run_otter: bool = True, limits: Limits | None = None,
     return report.write(out_dir / "results.json", time.perf_counter() - start)
 
 
-def _grade_into(report: results.Report, root: Path, run_otter: bool, limits: Limits,
+def _grade_into(report: results.Report, root: Path, limits: Limits,
                 extra_hidden: list[str]) -> None:
     source = root / "source"
     checklib = _trusted_imports(source)
@@ -96,7 +83,6 @@ def _grade_into(report: results.Report, root: Path, run_otter: bool, limits: Lim
     warm = submission.imported_modules(sub.code_cells)
     session = Session(sub.code_cells, [source / "files" / f for f in SUPPORT_FILES],
                       hidden_roots, limits, warm)
-    deadline = time.monotonic() + limits.total_seconds + limits.otter_seconds
     try:
         session.start()
         report.cells = list(session.outcomes)
@@ -110,26 +96,13 @@ def _grade_into(report: results.Report, root: Path, run_otter: bool, limits: Lim
         session.stop()
         report.add_violations(session.violations, "tests")
 
-    otter_seconds = min(limits.otter_seconds, deadline - time.monotonic())
-    if run_otter and otter_seconds < 30:
-        report.notes.append("the otter cross-check was skipped: the time budget is used up")
-    elif run_otter:
-        with tempfile.TemporaryDirectory(prefix="backprop-zip-") as tmp:
-            zip_path = _zip_of(source, Path(tmp))
-            nb = submission.normalised_for_otter(sub, otter_stage.KERNEL_NAME)
-            report.otter = otter_stage.run(nb, zip_path, hidden_roots, limits, otter_seconds,
-                                           warm)
-        report.add_violations(report.otter.violations, "otter kernel")
-
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--root", type=Path, default=Path(os.environ.get("AUTOGRADER_ROOT",
                                                                          "/autograder")))
-    parser.add_argument("--no-otter", action="store_true",
-                        help="skip the otter cross-check (faster; scores are unchanged)")
     args = parser.parse_args(argv)
-    data = grade(args.root.resolve(), run_otter=not args.no_otter)
+    data = grade(args.root.resolve())
     print(f"score {data['score']:g} / {data['extra_data']['max_score']:g} "
           f"({data['extra_data']['status']})")
 

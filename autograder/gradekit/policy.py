@@ -2,7 +2,7 @@
 
 Two layers keep student code away from the grader:
 
-* the operating system: the worker and the otter kernel run with resource limits
+* the operating system: the worker runs with resource limits
   (address space, CPU time, file size) and, when grading as root (Gradescope), as an
   unprivileged user that cannot read the grader's files;
 * this module: a ``sys.addaudithook`` hook, installed before any student code runs and
@@ -246,8 +246,6 @@ def _make_hook(writable, readable, hidden, cwd, pid, denied_imports, denied_even
             if _under(path, _hidden):
                 refuse("read grader files", path)
             if path.startswith("/proc/") and not _under(path, _readable):
-                if path.endswith("/stat") and path.count("/") == 3:
-                    return path   # a process's state and parent (ipykernel's shutdown reads it)
                 refuse("read another process's files", path)
             if not _under(path, _readable):
                 refuse("read outside its directory", path)

@@ -26,7 +26,6 @@ class Limits:
     call_seconds: float = 30.0           # one call into student code
     case_seconds: float = 150.0          # all calls made by one test case
     total_seconds: float = 480.0         # running cells plus all test cases
-    otter_seconds: float = 300.0         # the whole otter cross-check
     grace_seconds: float = 5.0           # after a soft timeout, before the worker is killed
 
     @classmethod
@@ -47,7 +46,6 @@ LIMIT_VARIABLES = {
     "call_seconds": ("BACKPROP_CALL_SECONDS", 1),
     "case_seconds": ("BACKPROP_CASE_SECONDS", 1),
     "total_seconds": ("BACKPROP_TOTAL_SECONDS", 1),
-    "otter_seconds": ("BACKPROP_OTTER_SECONDS", 1),
     "grace_seconds": ("BACKPROP_GRACE_SECONDS", 1),
 }
 

@@ -3,7 +3,7 @@
 Students see, per question: the score, every public test with its full message, and for each
 hidden test only whether it passed and a one-line hint that holds no test data. Instructors
 additionally see (in a hidden entry and in ``extra_data``) the full hidden-test messages, the
-tamper flags and the otter cross-check.
+tamper flags.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .otter_stage import OtterOutcome
 from .sandbox import CellOutcome
 from .verify import CaseResult
 
@@ -23,7 +22,6 @@ class Report:
     questions: dict[str, dict]
     cases: list[CaseResult] = field(default_factory=list)
     cells: list[CellOutcome] = field(default_factory=list)
-    otter: OtterOutcome | None = None
     flags: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     restarts: int = 0
@@ -88,23 +86,6 @@ class Report:
             parts.append("points lost on " + ", ".join(lost))
         return "; ".join(parts)[:400] or "graded"
 
-    def _stopped(self, question: str) -> bool:
-        return any(c.question == question and (c.timed_out or c.crashed) for c in self.cases)
-
-    def otter_discrepancies(self) -> list[str]:
-        """Questions where otter, run in the student's own kernel, claims more points than the
-        trusted check (not counted where the trusted check hit a time limit or a crash)."""
-        if self.otter is None or self.otter.status != "ok" or self.error is not None:
-            return []
-        found = []
-        for name in self.questions:
-            claimed = self.otter.scores.get(name)
-            trusted = self.question_score(name)
-            if claimed is not None and claimed > trusted + 1e-6 and not self._stopped(name):
-                found.append(f"otter run in the student's kernel gave {name} {claimed:g} points, "
-                             f"the trusted check {trusted:g}: the notebook may tamper with grading")
-        return found
-
     # -- output -----------------------------------------------------------
     def question_output(self, name: str) -> str:
         lines = []
@@ -134,13 +115,10 @@ class Report:
                 "output": self.error and "not graded" or self.question_output(name),
                 "output_format": "text", "tags": [], "visibility": "visible", "extra_data": {},
             })
-        flags = self.flags + self.otter_discrepancies()
+        flags = self.flags
         instructor = [f"status: {self.status}"]
         instructor += [f"FLAG: {f}" for f in flags] or ["no tamper flags"]
         instructor += [f"note: {n}" for n in self.notes + self.internal]
-        if self.otter is not None:
-            instructor.append(f"otter run: {self.otter.status} in {self.otter.seconds:.1f} s, "
-                              f"scores {self.otter.scores} {self.otter.message}")
         instructor.append("student code ran as an unprivileged user" if self.sandboxed_as_user
                           else "student code ran as the grading user (audit-hook policy only)")
         for case in self.cases:
@@ -173,7 +151,6 @@ class Report:
                 "cells": [asdict(c) for c in self.cells],
                 "cases": [dict(asdict(c), message=c.safe_message) if c.hidden else asdict(c)
                           for c in self.cases],
-                "otter": asdict(self.otter) if self.otter else None,
             },
             "tests": tests,
             "leaderboard": [],

@@ -211,14 +211,3 @@ def draws_figures(cell: str) -> bool:
             return True
     return False
 
-
-def normalised_for_otter(sub: Submission, kernel_name: str) -> nbformat.NotebookNode:
-    """A clean notebook otter can run: exactly the code cells the trusted check ran (without
-    outputs), our kernel and otter's metadata, whatever the uploaded file held."""
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell(source) for source in sub.code_cells]
-    nb.metadata["kernelspec"] = {"name": kernel_name, "display_name": "Python 3 (grading)",
-                                 "language": "python"}
-    nb.metadata["language_info"] = {"name": "python"}
-    nb.metadata["otter"] = {"assignment_name": ASSIGNMENT_NAME}
-    return nb

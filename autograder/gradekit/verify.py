@@ -123,9 +123,9 @@ def _load_exception_test_file() -> type:
     """otter's ``ExceptionTestFile`` without running ``otter/__init__.py``.
 
     That ``__init__`` imports otter's API, exporters, nbconvert and pandas (about 0.9 s and
-    80 MB, kept for the whole grading) although test files need none of them; otter itself
-    runs in its own process. Registering a bare ``otter`` package (same ``__path__``) first
-    loads the same ``otter.test_files`` code in a fraction of that.
+    80 MB, kept for the whole grading) although test files need none of them. Registering a
+    bare ``otter`` package (same ``__path__``) first loads the same ``otter.test_files`` code
+    in a fraction of that.
     """
     if "otter" not in sys.modules:
         spec = importlib.util.find_spec("otter")

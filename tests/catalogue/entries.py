@@ -9,8 +9,6 @@ A row is ``bug(name, what, loses, words, *edits)`` or ``correct(name, what, *edi
   that name the mistake;
 * ``edits``: ``(old, new)`` or ``(old, new, count)`` replacements in the notebook's code,
   applied in order with ``conftest.mutate`` (``old`` must occur exactly ``count`` times).
-
-``with_otter`` entries are also graded with the otter cross-check to show that otter agrees.
 """
 
 from __future__ import annotations
@@ -31,20 +29,18 @@ class Entry:
     loses: frozenset[str]
     words: tuple[str, ...]
     edits: tuple[Edit, ...]
-    with_otter: bool = False
 
     @property
     def is_bug(self) -> bool:
         return bool(self.loses)
 
 
-def bug(name: str, what: str, loses: str, words: list[str], *edits: Edit,
-        with_otter: bool = False) -> Entry:
-    return Entry(name, what, frozenset(loses.split()), tuple(words), edits, with_otter)
+def bug(name: str, what: str, loses: str, words: list[str], *edits: Edit) -> Entry:
+    return Entry(name, what, frozenset(loses.split()), tuple(words), edits)
 
 
-def correct(name: str, what: str, *edits: Edit, with_otter: bool = False) -> Entry:
-    return Entry(name, what, frozenset(), (), edits, with_otter)
+def correct(name: str, what: str, *edits: Edit) -> Entry:
+    return Entry(name, what, frozenset(), (), edits)
 
 
 def notebook_for(entry: Entry, base: nbformat.NotebookNode | None = None) -> nbformat.NotebookNode:
@@ -69,7 +65,7 @@ BUGS = [
     # -- LinearLayer (q3) ------------------------------------------------------------------
     bug("dx_missing_transpose", "backward returns grad_out @ W: the transpose of W is missing",
         "q3 q4 q5 q6", ["LinearLayer.backward", "W.T", "transpose"],
-        ("return grad_out @ self.W.T", "return grad_out @ self.W"), with_otter=True),
+        ("return grad_out @ self.W.T", "return grad_out @ self.W")),
     bug("dw_transposed", "dW computed as grad_out.T @ x, the transpose of the right answer",
         "q3 q4 q5 q6", ["layer.dW", "transposed"],
         ("self.dW = self.x.T @ grad_out", "self.dW = grad_out.T @ self.x")),
@@ -126,7 +122,7 @@ BUGS = [
         (SIGMOID_DERIVATIVE, "    e = np.exp(-z)\n    return e / (1 + e) ** 2\n")),
     bug("softmax_without_max", "softmax without subtracting the maximum: overflow for large "
         "logits", "q2", ["softmax", "subtract each row's maximum"],
-        ("shifted = z - np.max(z, axis=-1, keepdims=True)", "shifted = z"), with_otter=True),
+        ("shifted = z - np.max(z, axis=-1, keepdims=True)", "shifted = z")),
     bug("softmax_wrong_axis", "softmax normalised over axis 0 (the batch)",
         "q2 q5 q6", ["softmax", "wrong axis"],
         ("axis=-1, keepdims=True)", "axis=0, keepdims=True)", 2)),
@@ -159,8 +155,7 @@ BUGS = [
     bug("sigmoid_derivative_at_activation", "network_backward evaluates the derivative at "
         "model.activations[i] instead of the pre-activation", "q4 q5",
         ["network_backward", "activations[i]"],
-        ("derivative(model.pre_activations[i])", "derivative(model.activations[i])"),
-        with_otter=True),
+        ("derivative(model.pre_activations[i])", "derivative(model.activations[i])")),
     bug("first_layer_skipped", "network_backward's loop stops before the first layer",
         "q4 q5 q6", ["layers[0].backward"],
         ("for i in range(len(model.layers) - 2, -1, -1):",
@@ -212,7 +207,7 @@ CORRECT = [
              "        self.db = g.sum(axis=0)\n"
              "        return g @ self.W.astype(np.float32).T"),
             ("    shifted = z - np.max(", "    z = np.asarray(z, dtype=np.float32)\n"
-                                        "    shifted = z - np.max("), with_otter=True),
+                                        "    shifted = z - np.max(")),
     correct("dot_matmul_einsum", "np.dot, np.einsum and np.matmul instead of @",
             ("return x @ self.W + self.b", "return np.dot(x, self.W) + self.b"),
             ("self.dW = self.x.T @ grad_out", "self.dW = np.einsum('bi,bo->io', self.x, grad_out)"),
@@ -267,12 +262,12 @@ CORRECT = [
              "print('derivatives at 0:', sigmoid_derivative(np.zeros(1)), "
              "relu_derivative(np.zeros(1)))\n"),
             ("    return float(loss)", "    print(f'loss {float(loss):.4f}')\n"
-                                     "    return float(loss)"), with_otter=True),
+                                     "    return float(loss)")),
     correct("kit_plot_in_graded_cell", "a graded cell draws with one of the kit's plot helpers "
             "(which import matplotlib only when called)",
             ("def network_backward(model, grad_logits):",
              "plot_first_layer_weights(LinearLayer(784, 32, np.random.default_rng(0)).W)\n\n\n"
-             "def network_backward(model, grad_logits):"), with_otter=True),
+             "def network_backward(model, grad_logits):")),
     correct("log_plus_epsilon", "cross_entropy as log(probs + 1e-12) instead of clipping",
             ("np.log(np.clip(probs, 1e-12, None))", "np.log(probs + 1e-12)")),
     correct("numpy_float_loss", "cross_entropy and train_step return numpy float64 scalars",

@@ -29,7 +29,6 @@ class Hostile:
     what: str                          # one line: what the submission does
     build: Callable[[], Notebook | bytes]
     base: str                          # the notebook it starts from: reference | blank | buggy | -
-    otter: bool = False                # grade with otter's cross-check too
     filename: str = ""                 # upload name (default: NAME.ipynb)
     status: str = "ok"                 # extra_data.status the grader must report
     message: str = ""                  # regex the instructor's one-line summary must match
@@ -55,7 +54,7 @@ def with_cell(nb: Notebook, source: str) -> Notebook:
 
 def before_each_check(nb: Notebook, source: str) -> Notebook:
     """A copy of ``nb`` with a code cell before the first code cell and before every
-    ``grader.check`` cell (where otter's kernel runs the tests)."""
+    ``grader.check`` cell."""
     nb = copy_of(nb)
     cells = []
     for index, cell in enumerate(nb.cells):

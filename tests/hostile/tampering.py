@@ -2,8 +2,7 @@
 
 Each is applied to the blank student notebook (which scores 0) or to the buggy one, and must
 score no more than that notebook does without it, on every question, and be flagged for the
-instructor. Most run with otter's cross-check, where the attack does take effect inside otter's
-kernel: that is what the flag must catch.
+instructor.
 """
 
 from __future__ import annotations
@@ -29,8 +28,7 @@ def _attack(base, code: str):
 
 
 def _attack_early(base, code: str):
-    """The attack before every ``grader.check`` cell: otter's kernel runs a question's tests
-    there, so that is where an attack on otter must already be in place."""
+    """The attack before the first code cell and every ``grader.check`` cell."""
     return lambda: before_each_check(base(), code)
 
 
@@ -321,33 +319,33 @@ print(outcomes)
 """
 
 TAMPERING = [
-    Hostile("patch_otter_runner", "replaces otter's test runner", base="blank", otter=True,
+    Hostile("patch_otter_runner", "replaces otter's test runner", base="blank",
             build=_attack_early(blank, PATCH_OTTER_RUNNER),
-            flag=r"otter run in the student's kernel gave q\d+"),
-    Hostile("patch_result_objects", "rewrites otter's result objects", base="blank", otter=True,
+            flag=r"touches otter's grading internals"),
+    Hostile("patch_result_objects", "rewrites otter's result objects", base="blank",
             build=_attack_early(blank, PATCH_RESULT_OBJECTS),
-            flag=r"otter run in the student's kernel gave q\d+"),
-    Hostile("patch_numpy", "numpy's comparisons always agree", base="buggy", otter=True,
+            flag=r"touches otter's grading internals"),
+    Hostile("patch_numpy", "numpy's comparisons always agree", base="buggy",
             build=_attack_early(buggy, PATCH_NUMPY), flag=r"replaces a numpy function"),
-    Hostile("redefine_grader", "a `grader` whose checks always pass", base="blank", otter=True,
+    Hostile("redefine_grader", "a `grader` whose checks always pass", base="blank",
             build=_attack_early(blank, REDEFINE_GRADER), flag=r"redefines `grader`"),
-    Hostile("write_results_json", "writes a forged results.json", base="blank", otter=True,
+    Hostile("write_results_json", "writes a forged results.json", base="blank",
             build=_attack(blank, WRITE_RESULTS),
             flag=r"mentions the results file|wrote outside its directory"),
     Hostile("read_hidden_files", "reads the hidden tests and the reference", base="blank",
-            otter=True, build=_attack_early(blank, READ_HIDDEN_FILES),
+            build=_attack_early(blank, READ_HIDDEN_FILES),
             flag=r"read grader files|read outside its directory"),
     Hostile("leak_hidden_data", "spells hidden inputs and test source in its errors",
-            base="blank", otter=True, build=_attack(blank, LEAK_HIDDEN_DATA),
+            base="blank", build=_attack(blank, LEAK_HIDDEN_DATA),
             flag=r"inspects the caller's frames"),
-    Hostile("import_reference", "imports backprop_reference", base="blank", otter=True,
+    Hostile("import_reference", "imports backprop_reference", base="blank",
             build=_attack_early(blank, IMPORT_REFERENCE), flag=r"imported a forbidden module"),
     Hostile("replace_builtins", "replaces isinstance, abs, all, float", base="blank",
-            otter=True, build=_attack(blank, REPLACE_BUILTINS),
+            build=_attack(blank, REPLACE_BUILTINS),
             flag=r"changes Python's builtins"),
-    Hostile("always_equal", "returns objects equal to anything", base="blank", otter=True,
+    Hostile("always_equal", "returns objects equal to anything", base="blank",
             build=_attack(blank, ALWAYS_EQUAL), flag=r"defines objects that compare specially"),
     Hostile("sandbox_escape", "tries to switch the sandbox off and run commands", base="blank",
-            otter=True, build=_attack(blank, SANDBOX_ESCAPE),
+            build=_attack(blank, SANDBOX_ESCAPE),
             flag=r"searched the interpreter's objects"),
 ]
