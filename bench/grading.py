@@ -128,3 +128,29 @@ def grade_timed(notebook: Path, source: Path, *, cpu: str = "0",
         "flags": extra.get("flags", []),
         "load_before": load,
     }
+
+
+def otter_run_timed(notebook: Path, zip_path: Path, *, cpu: str = "0") -> dict:
+    """A plain ``otter run -a ZIP`` of ``notebook`` on one core (the baseline gradekit is
+    compared with): wall time, CPU time of the tree, peak memory and otter's score."""
+    with tempfile.TemporaryDirectory(prefix="backprop-bench-otter-") as tmp:
+        out = Path(tmp) / "out"
+        out.mkdir()
+        cmd = ["taskset", "-c", cpu, sys.executable, "-m", "otter", "run", "-a", str(zip_path),
+               "-o", str(out), str(notebook)]
+        env = dict(os.environ, PYTHONHASHSEED="0", **ONE_THREAD)
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+        start = time.perf_counter()
+        proc = subprocess.Popen(cmd, cwd=tmp, env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT)
+        with TreeSampler(proc.pid, cpus=other_cpus(cpu)) as sampler:
+            log, _ = proc.communicate()
+        wall = time.perf_counter() - start
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        try:
+            tests = json.loads((out / "results.json").read_text())["tests"]
+            score = round(sum(t.get("score") or 0 for t in tests), 4)
+        except (OSError, ValueError, KeyError, TypeError):
+            raise RuntimeError("otter run failed:\n" + log.decode("utf-8", "replace")[-2000:])
+    return {"wall_s": wall, "peak_rss_mb": sampler.peak.rss_mb, "score": score,
+            "cpu_s": (after.ru_utime - usage.ru_utime) + (after.ru_stime - usage.ru_stime)}

@@ -8,8 +8,9 @@ from typing import Iterable
 # Targets on the 2-core benchmark machine (see bench/README.md).
 TARGETS = {
     "single_wall_s": 15.0,       # one correct submission, one core, wall
-    "single_peak_mb": 400.0,     # ... peak resident memory of the process tree (RSS sum)
-    "batch_wall_s": 300.0,       # 100 submissions with 2 workers
+    "single_peak_mb": 300.0,     # ... peak resident memory of the process tree (RSS sum)
+    "versus_otter": 0.5,         # reference: gradekit wall / plain `otter run` wall, same run
+    "batch_wall_s": 150.0,       # 100 submissions with 2 workers
     "batch_size": 100,
     "train_vs_torch": 1.5,       # reference epoch time / PyTorch epoch time
     "gradescope_wall_s": 10.0,   # reference, Gradescope's path and limits, wall
@@ -99,6 +100,7 @@ def table(data: dict) -> str:
         lines.append(_row("peak memory, process tree RSS", "MB", batch["peak_rss_mb"], 0))
         lines.append(f"  scores: {batch['scores']}")
         lines.append("")
+    lines += _versus_otter_lines(data.get("versus_otter"))
     training = data.get("training")
     if training:
         lines.append(f"Training: reference train_step, one epoch of {training['images']} images, "
@@ -124,6 +126,20 @@ def table(data: dict) -> str:
     return "\n".join(lines)
 
 
+def _versus_otter_lines(versus: dict | None) -> list[str]:
+    if not versus:
+        return []
+    return [f"gradekit against a plain `otter run -a autograder.zip`, {versus['notebook']}, "
+            f"same core, alternated, {versus['runs']} runs: scores {versus['scores']}",
+            _row("gradekit, wall", "s", versus["gradekit_wall_s"]),
+            _row("otter run, wall", "s", versus["otter_wall_s"]),
+            _row("gradekit / otter run, wall", "ratio", versus["ratio"]),
+            _row("gradekit, CPU", "s", versus["gradekit_cpu_s"]),
+            _row("otter run, CPU", "s", versus["otter_cpu_s"]),
+            _row("gradekit, peak process-tree RSS", "MB", versus["gradekit_peak_rss_mb"], 0),
+            _row("otter run, peak process-tree RSS", "MB", versus["otter_peak_rss_mb"], 0), ""]
+
+
 def verdicts(data: dict) -> list[dict]:
     """Met / missed for every target whose figures were measured (medians)."""
     out = []
@@ -142,6 +158,10 @@ def verdicts(data: dict) -> list[dict]:
             TARGETS["single_wall_s"], "s")
         add("reference graded, peak process-tree RSS (median)", s["peak_rss_mb"]["median"],
             TARGETS["single_peak_mb"], "MB")
+    versus = data.get("versus_otter")
+    if versus:
+        add("reference: gradekit wall / otter run wall, same run (median)",
+            versus["ratio"]["median"], TARGETS["versus_otter"], "x")
     batch = data.get("batch", {}).get("2")
     if batch:
         scale = TARGETS["batch_size"] / batch["size"]

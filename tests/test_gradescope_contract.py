@@ -4,8 +4,9 @@ against Gradescope's documented format (``tests/hostile/gradescope.py``).
 Gradescope unpacks the zip into /autograder/source, puts the upload in /autograder/submission,
 runs /autograder/source/run_autograder and reads /autograder/results/results.json. Here the
 root is a temporary folder (``AUTOGRADER_ROOT``) and the kit's Python is used
-(``BACKPROP_PYTHON``). When the tests run as root, the last test also takes Gradescope's path
-of running student code as the unprivileged sandbox user.
+(``BACKPROP_PYTHON``). The last test grades a submission that owns its process at the
+``namespaces`` level and at the ``user`` fallback (forced, as where a container refuses
+namespaces).
 """
 
 from __future__ import annotations
@@ -15,15 +16,14 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import zipfile
 from pathlib import Path
 
 import nbformat
 import pytest
 
-from conftest import AUTOGRADER_ZIP, solution_notebook, visible_text
-from hostile import ALL
+from conftest import AUTOGRADER_ZIP, ROOT, solution_notebook, visible_text
+from hostile.escape import escaping
 from hostile.gradescope import gradescope_problems
 
 
@@ -79,46 +79,28 @@ def test_unreadable_uploads_still_give_a_valid_gradescope_result(tmp_path, uploa
     assert "could not be graded" in visible_text(results), visible_text(results)
 
 
-@pytest.fixture
-def sandbox_python():
-    """A Python with this environment's packages that ``nobody`` can start (else skip).
-
-    Gradescope's run script makes its Python reachable for the sandbox user; here /root may
-    not be, so a virtual environment over the system's Python of the same version is made in
-    a folder ``nobody`` can enter, reading this environment's packages through a .pth file.
-    """
-    version = f"{sys.version_info.major}.{sys.version_info.minor}"
-    system = Path(f"/usr/bin/python{version}")
-    if os.geteuid() != 0 or not system.exists():
-        pytest.skip("needs root and a system Python of the same version")
-    folder = Path(tempfile.mkdtemp(prefix="backprop-venv-"))
-    try:
-        folder.chmod(0o755)
-        subprocess.run([str(system), "-m", "venv", "--without-pip", str(folder)], check=True)
-        packages = [p for p in sys.path if p.endswith("site-packages")]
-        (folder / "lib" / f"python{version}" / "site-packages" / "kit.pth").write_text(
-            "\n".join(packages) + "\n")
-        python = folder / "bin" / "python"
-        probe = subprocess.run(["su", "nobody", "-s", "/bin/sh", "-c",
-                                f"{python} -I -c 'import numpy, otter, ipykernel'"],
-                               capture_output=True)
-        if probe.returncode != 0:
-            pytest.skip("the sandbox user cannot run this environment's packages")
-        yield str(python)
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
-
-
-def test_as_root_student_code_runs_as_the_sandbox_user(tmp_path, sandbox_python):
-    """The Gradescope path: grading as root drops student code to ``nobody``, hides the
-    autograder's files from it, and an attempt to read them is refused and flagged."""
-    content = nbformat.writes(ALL["read_hidden_files"].build()).encode()
+@pytest.mark.parametrize("level", ["namespaces", "user"])
+def test_gradescope_entry_point_isolates_a_submission_that_owns_its_process(tmp_path, level):
+    """The Gradescope path at each level (the user level forced, as where a container refuses
+    namespaces): the escape attempt, with the in-process policy off, reads nothing hidden,
+    the level is recorded, and the autograder's folder is left unreadable to other users."""
+    if level == "user" and os.geteuid() != 0:
+        pytest.skip("the user level needs root")
+    token = f"no-such-grader-{os.getpid()}"
+    content = nbformat.writes(escaping(str(ROOT), str(tmp_path / "mark"), 9, token)).encode()
     results, _, source_mode = run_like_gradescope(tmp_path, "backprop.ipynb", content,
-                                                  python=sandbox_python,
-                                                  BACKPROP_EXCLUSIVE_USER="1")
+                                                  BACKPROP_ISOLATION=level,
+                                                  BACKPROP_TEST_WITHOUT_POLICY="1")
+    assert results["extra_data"]["isolation"] == level, results["extra_data"]
     notes = next(t["output"] for t in results["tests"] if t["visibility"] == "hidden")
-    assert "student code ran as an unprivileged user" in notes, notes
-    assert source_mode == 0o700, f"the autograder's folder was left {oct(source_mode)}"
-    assert results["score"] == 0, f"reading the reference scored {results['score']}"
-    assert any("read grader files" in f for f in results["extra_data"]["flags"]), \
-        results["extra_data"]["flags"]
+    assert f"isolation: {level}" in notes, notes
+    if os.geteuid() == 0:
+        assert source_mode == 0o700, f"the autograder's folder was left {oct(source_mode)}"
+    report = next(c["message"] for c in results["extra_data"]["cells"]
+                  if "ESCAPE {" in c["message"])
+    attempts = json.loads(report.split("ESCAPE ", 1)[1])
+    for attack in ("read_hidden_tests", "read_reference", "read_zip", "write_outside",
+                   "network_internet", "kill_other_graders"):
+        assert attempts[attack].startswith("refused"), f"{attack}: {attempts[attack]}"
+    assert results["score"] == 0, f"the escape attempt scored {results['score']}"
+    assert not (tmp_path / "mark").exists(), "it wrote outside its work directory"

@@ -9,7 +9,9 @@ Measures, with the built autograder zip (see bench/README.md for what each figur
    (reference copies, blank, buggy mutations) with 1 and 2 workers;
 3. training: the reference ``train_step`` over one epoch of the grading subset, against the
    machine's float32 matmul rate and, when it is installed, PyTorch;
-4. gradescope: the reference graded by the zip's ``run_autograder`` in the image's environment
+4. versus_otter: grading the reference with gradekit and with a plain ``otter run -a`` of the
+   same zip, on the same core, run after run in turn;
+5. gradescope: the reference graded by the zip's ``run_autograder`` in the image's environment
    (the grading lock under the image's Python), in a cgroup limited to Gradescope's 768 MB and
    half a CPU, run by run beside the same grading in an unlimited cgroup.
 
@@ -51,7 +53,7 @@ import submissions  # noqa: E402
 from gradekit import python_version  # noqa: E402
 from procmem import TreeSampler  # noqa: E402
 
-SECTIONS = ("single", "batch", "training", "gradescope")
+SECTIONS = ("single", "batch", "training", "versus_otter", "gradescope")
 DEFAULT_VARIANTS = "reference,blank,per_example_loop"
 
 
@@ -138,6 +140,29 @@ def run_batch(variants: dict[str, Path], zip_path: Path, size: int, runs: int,
             "scores": {k: sorted(v) for k, v in sorted(by_variant.items())},
         }
     return out
+
+
+def run_versus_otter(notebook: Path, zip_path: Path, source: Path, runs: int,
+                     cpu: str) -> dict:
+    """gradekit and ``otter run`` on the same notebook, alternated run by run."""
+    mnist = grading.mnist_cases(source)
+    ours, otter = [], []
+    for i in range(runs):
+        ours.append(grading.grade_timed(notebook, source, cpu=cpu, mnist=mnist))
+        otter.append(grading.otter_run_timed(notebook, zip_path, cpu=cpu))
+        print(f"  run {i + 1}/{runs}: gradekit {ours[-1]['wall_s']:.2f} s "
+              f"(score {ours[-1]['score']}), otter run {otter[-1]['wall_s']:.2f} s "
+              f"(score {otter[-1]['score']})", flush=True)
+    return {"notebook": notebook.name, "runs": runs,
+            "gradekit_wall_s": report.summary(r["wall_s"] for r in ours),
+            "otter_wall_s": report.summary(r["wall_s"] for r in otter),
+            "gradekit_cpu_s": report.summary(r["cpu_s"] for r in ours),
+            "otter_cpu_s": report.summary(r["cpu_s"] for r in otter),
+            "gradekit_peak_rss_mb": report.summary(r["peak_rss_mb"] for r in ours),
+            "otter_peak_rss_mb": report.summary(r["peak_rss_mb"] for r in otter),
+            "ratio": report.summary(a["wall_s"] / b["wall_s"] for a, b in zip(ours, otter)),
+            "scores": {"gradekit": sorted({r["score"] for r in ours}, key=str),
+                       "otter": sorted({r["score"] for r in otter}, key=str)}}
 
 
 def run_training(source: Path, runs: int, cpu: str) -> dict:
@@ -246,6 +271,10 @@ def main(argv: list[str] | None = None) -> int:
             if "single" in sections:
                 print("grading single submissions...", flush=True)
                 data["single"] = run_single(variants, names, source, args.runs, args.cpu)
+            if "versus_otter" in sections:
+                print("gradekit against otter run...", flush=True)
+                data["versus_otter"] = run_versus_otter(variants["reference"], args.zip, source,
+                                                        args.runs, args.cpu)
             if "gradescope" in sections:
                 print("grading the reference as on Gradescope (768 MB, half a CPU)...",
                       flush=True)

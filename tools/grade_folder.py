@@ -7,11 +7,15 @@ submission does can reach another. Writes, under ``--out``:
 
     <name>.json   the results.json Gradescope would show
     grades.csv    one row per submission: file, total, per-question points, status,
-                  message, flags (tamper reasons for the instructor)
+                  message, flags (tamper reasons for the instructor), isolation (the level
+                  student code ran at: namespaces, user or none)
+
+The isolation level is detected once, before grading (``gradekit/isolation.py``); at ``none``
+nothing is graded unless ``--allow-no-isolation`` is given.
 
 and prints a summary table.
 
-Usage: python tools/grade_folder.py SUBMISSIONS [--out results] [--jobs 2]
+Usage: python tools/grade_folder.py SUBMISSIONS [--out results] [--jobs 2] [--allow-no-isolation]
 """
 
 from __future__ import annotations
@@ -73,6 +77,32 @@ def environment_snapshot() -> dict[str, str]:
     return dict(os.environ.items())
 
 
+def _gradekit(source: Path):
+    """The grader's isolation module, from the zip (what grades is what is tested)."""
+    if str(source) not in sys.path:
+        sys.path.insert(0, str(source))
+    from gradekit import isolation
+    return isolation
+
+
+def isolation_level(source: Path, hidden: list[Path]) -> str | None:
+    """The level student code will run at (None, after a message, if a forced one fails)."""
+    isolation = _gradekit(source)
+    try:
+        found = isolation.detect([str(p.resolve()) for p in hidden])
+    except isolation.IsolationUnavailable as exc:
+        print(f"cannot isolate student code as BACKPROP_ISOLATION asks: {exc}", file=sys.stderr)
+        return None
+    found.close()
+    if found.why:
+        print(f"isolation: {found.level} (stronger levels unavailable: {found.why})")
+    return found.level
+
+
+def isolation_refusal(source: Path) -> str:
+    return _gradekit(source).HOW_TO_ISOLATE
+
+
 def grade_one(entry: Path, source: Path, out_dir: Path) -> dict:
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="backprop-grade-") as tmp:
@@ -123,6 +153,7 @@ def csv_row(name: str, data: dict, questions: dict) -> dict:
         summary = "; ".join(x for x in lines if x)
     row["message"] = summary[:300]
     row["flags"] = "; ".join(extra.get("flags", []))[:500]
+    row["isolation"] = extra.get("isolation", "unavailable")
     row["seconds"] = data.get("execution_time", 0.0)
     return row
 
@@ -148,6 +179,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "results")
     parser.add_argument("--zip", type=Path, default=DEFAULT_ZIP)
     parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--allow-no-isolation", action="store_true",
+                        help="grade even where student code cannot be isolated from this "
+                             "machine (it then runs with your user's rights)")
     args = parser.parse_args(argv)
     if not args.folder.is_dir():
         parser.error(f"{args.folder} is not a folder")
@@ -162,8 +196,15 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="backprop-source-") as tmp:
         source = unpack_source(args.zip, Path(tmp))
         questions = questions_of(source)
+        level = isolation_level(source, [Path(tmp), args.folder, args.out, args.zip, ROOT])
+        if level is None:
+            return 2
+        if level == "none" and not args.allow_no_isolation:
+            print(f"refusing to grade: {isolation_refusal(source)}", file=sys.stderr)
+            return 2
+        os.environ["BACKPROP_ISOLATION"] = level   # every grading process uses this level
         print(f"grading {len(entries)} submission(s) from {args.folder} with {args.jobs} "
-              f"worker(s)...", flush=True)
+              f"worker(s), isolation: {level}...", flush=True)
         results: dict[str, dict] = {}
         with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
             futures = {pool.submit(grade_one, e, source, args.out): e

@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 from . import results, scan, submission
-from .process import Limits, sandbox_user
+from .isolation import IsolationUnavailable, Limits, detect
 from .sandbox import Session
 from .verify import run_tests
 
@@ -66,11 +66,27 @@ def _grade_into(report: results.Report, root: Path, limits: Limits,
                 extra_hidden: list[str]) -> None:
     source = root / "source"
     checklib = _trusted_imports(source)
-    hidden_roots = [str(source), *extra_hidden]
-    user = sandbox_user()
-    report.sandboxed_as_user = user is not None
-    if user is not None:
-        os.chmod(source, 0o700)   # the sandbox user may not read the tests or the reference
+    hidden_roots = [str(source), str(root), *extra_hidden]
+    if os.geteuid() == 0:
+        os.chmod(source, 0o700)   # no other user may read the tests or the reference
+    try:
+        isolation = detect(hidden_roots, limits)
+    except IsolationUnavailable as exc:
+        report.isolation = "unavailable"
+        report.fail_submission("the grader could not isolate student code; your instructor "
+                               "has been told")
+        report.internal.append(f"isolation: {exc}")
+        return
+    report.isolation, report.isolation_why = isolation.level, isolation.why
+    try:
+        _grade_with(report, root, isolation, checklib, hidden_roots, limits)
+    finally:
+        isolation.close()
+
+
+def _grade_with(report: results.Report, root: Path, isolation, checklib,
+                hidden_roots: list[str], limits: Limits) -> None:
+    source = root / "source"
     try:
         nb_path = submission.find_notebook(root / "submission")
         sub = submission.load(nb_path)
@@ -82,7 +98,8 @@ def _grade_into(report: results.Report, root: Path, limits: Limits,
 
     warm = submission.imported_modules(sub.code_cells)
     session = Session(sub.code_cells, [source / "files" / f for f in SUPPORT_FILES],
-                      hidden_roots, limits, warm)
+                      hidden_roots, isolation, limits, warm,
+                      policy=os.environ.get("BACKPROP_TEST_WITHOUT_POLICY") != "1")
     try:
         session.start()
         report.cells = list(session.outcomes)
@@ -94,7 +111,7 @@ def _grade_into(report: results.Report, root: Path, limits: Limits,
     finally:
         report.restarts = session.restarts
         session.stop()
-        report.add_violations(session.violations, "tests")
+        report.add_violations(session.violations, "policy report")
 
 
 def main(argv: list[str] | None = None) -> None:

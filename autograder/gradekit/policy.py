@@ -1,18 +1,13 @@
-"""What student code may do while it is graded, enforced inside its own process.
+"""A source of flags inside the worker: what student code tried, as its own process saw it.
 
-Two layers keep student code away from the grader:
-
-* the operating system: the worker runs with resource limits
-  (address space, CPU time, file size) and, when grading as root (Gradescope), as an
-  unprivileged user that cannot read the grader's files;
-* this module: a ``sys.addaudithook`` hook, installed before any student code runs and
-  impossible to remove from Python. It refuses to read outside an allow-list of directories
-  (the submission's own directory, the Python installation, a few system files) or inside
-  the grader's directories, to write or delete outside the submission's directory, to start
-  processes, to open sockets, to signal other processes, to trace the interpreter, to find
-  objects through the garbage collector, to change the policy's own functions and to call
-  native code with ctypes. Each refusal is reported to the grader, which flags the
-  submission for the instructor.
+The boundary around student code is the operating system (``isolation.py``). This module adds
+a ``sys.addaudithook`` hook, installed before any student code runs, that refuses to read
+outside an allow-list of directories (the submission's own directory, the Python
+installation, a few system files) or inside the grader's directories, to write or delete
+outside the submission's directory, to start processes, to open sockets, to signal other
+processes, to trace the interpreter, to find objects through the garbage collector, to change
+the policy's own functions and to call native code with ctypes. Each refusal is reported to
+the grader, which adds a flag for the instructor.
 
 The hook is written so that student code cannot switch it off from Python: it keeps no
 mutable state, every function and table it uses is bound when it is installed (patching
@@ -21,11 +16,9 @@ paths given as ``str``/``bytes`` (objects with ``__fspath__`` could answer diffe
 time), and the C entry points that act without an audit event (``fork_exec``, ``mknod``,
 loading a fresh copy of a native module...) are removed before student code runs.
 
-It is still code inside the student's process: a determined attacker can defeat any
-in-process check with memory-level tricks (numpy arrays over raw addresses, ctypes'
-``memmove``). The grade never depends on the hook -- every test result is judged in a
-separate trusted process -- and the hard boundary against such attacks is the unprivileged
-user (see ``autograder/GRADING.md``).
+It is still code inside the student's process: memory-level tricks (numpy arrays over raw
+addresses) switch it off, and the process can suppress its reports. No guarantee rests on it
+(see ``autograder/GRADING.md``).
 """
 
 from __future__ import annotations
@@ -172,8 +165,7 @@ def _under(path, roots):
 
 
 def install(writable_roots: list[str], readable_roots: list[str], hidden_roots: list[str],
-            report_fd: int, *, allow_imports: tuple[str, ...] = (),
-            allow_loopback: bool = False, allow_ctypes: bool = False) -> None:
+            report_fd: int) -> None:
     """Remove the silent C entry points and install the audit hook.
 
     ``writable_roots`` may be written (and read); ``readable_roots`` may be read;
@@ -190,14 +182,13 @@ def install(writable_roots: list[str], readable_roots: list[str], hidden_roots: 
     os.set_blocking(report_fd, False)
     hook = _make_hook(
         writable, readable + ("/proc/" + pid,), hidden, os.getcwd(), pid,
-        frozenset(_DENIED_IMPORTS - set(allow_imports)), tuple(_DENIED_ALWAYS.items()),
-        tuple(_WRITE_EVENTS.items()), bool(allow_loopback), bool(allow_ctypes),
+        _DENIED_IMPORTS, tuple(_DENIED_ALWAYS.items()), tuple(_WRITE_EVENTS.items()),
         report_fd, (report_stat.st_dev, report_stat.st_ino))
     sys.addaudithook(hook)
 
 
 def _make_hook(writable, readable, hidden, cwd, pid, denied_imports, denied_events,
-               write_events, allow_loopback, allow_ctypes, report_fd, report_id):
+               write_events, report_fd, report_id):
     """Build the hook. Everything it needs is bound as a default argument (immutable)."""
 
     def hook(event, args, _type=type, _str=str, _bytes=bytes, _int=int, _len=len,
@@ -208,10 +199,8 @@ def _make_hook(writable, readable, hidden, cwd, pid, denied_imports, denied_even
              _no_dir_fd=_NO_DIR_FD, _list_events=_LIST_EVENTS,
              _writable=writable, _readable=readable, _hidden=hidden, _cwd=cwd, _pid=pid,
              _denied_imports=denied_imports, _denied_events=denied_events,
-             _write_events=write_events, _allow_loopback=allow_loopback,
-             _allow_ctypes=allow_ctypes, _report_fd=report_fd, _report_id=report_id,
-             _sep=FIELD_SEP, _broken=REPORT_CHANNEL_BROKEN, _tuple=tuple,
-             _loopback=("127.0.0.1", "localhost", "::1", "0.0.0.0")):
+             _write_events=write_events, _report_fd=report_fd, _report_id=report_id,
+             _sep=FIELD_SEP, _broken=REPORT_CHANNEL_BROKEN):
 
         def refuse(kind, detail):
             detail = _str.replace(_str.replace(detail[:300], "\n", " "), _sep, " ")
@@ -311,15 +300,10 @@ def _make_hook(writable, readable, hidden, cwd, pid, denied_imports, denied_even
             if _len(args) > 1 and (args[0] is _realpath or args[0] is _under):
                 refuse("rewrote the grader's policy", _str(args[1]))
             return
-        if _allow_loopback and (event == "socket.connect" or event == "socket.bind"):
-            address = args[1] if _len(args) > 1 else None
-            host = address[0] if _type(address) is _tuple and address else None
-            if host in _loopback:
-                return
         for name, reason in _denied_events:
             if event == name:
                 refuse(reason, event)
-        if not _allow_ctypes and event.startswith("ctypes."):
+        if event.startswith("ctypes."):
             refuse("used ctypes to call native code", event)
 
     return hook

@@ -3,7 +3,7 @@
 Students see, per question: the score, every public test with its full message, and for each
 hidden test only whether it passed and a one-line hint that holds no test data. Instructors
 additionally see (in a hidden entry and in ``extra_data``) the full hidden-test messages, the
-tamper flags.
+tamper flags and the isolation level student code ran at (``isolation.py``).
 """
 
 from __future__ import annotations
@@ -17,6 +17,14 @@ from .sandbox import CellOutcome
 from .verify import CaseResult
 
 
+ISOLATION_MEANS = {
+    "namespaces": "bubblewrap sandbox: own file view, no network, own processes",
+    "user": "a user of its own in a chroot; network not blocked",
+    "none": "the grading user's rights; only in-process checks, which code can switch off",
+    "unavailable": "student code was not run",
+}
+
+
 @dataclass
 class Report:
     questions: dict[str, dict]
@@ -27,7 +35,8 @@ class Report:
     restarts: int = 0
     error: str | None = None
     internal: list[str] = field(default_factory=list)   # instructor-only diagnostics
-    sandboxed_as_user: bool = False
+    isolation: str = "unavailable"   # namespaces | user | none (isolation.LEVELS)
+    isolation_why: str = ""          # why no stronger level was available
 
     # -- inputs -----------------------------------------------------------
     def fail_submission(self, message: str) -> None:
@@ -119,8 +128,9 @@ class Report:
         instructor = [f"status: {self.status}"]
         instructor += [f"FLAG: {f}" for f in flags] or ["no tamper flags"]
         instructor += [f"note: {n}" for n in self.notes + self.internal]
-        instructor.append("student code ran as an unprivileged user" if self.sandboxed_as_user
-                          else "student code ran as the grading user (audit-hook policy only)")
+        instructor.append(f"isolation: {self.isolation} ({ISOLATION_MEANS.get(self.isolation, '')})"
+                          + (f"; stronger levels unavailable: {self.isolation_why}"
+                             if self.isolation_why else ""))
         for case in self.cases:
             if case.hidden and not case.passed:
                 instructor.append(f"{case.question} {case.name}: {case.message}")
@@ -144,6 +154,7 @@ class Report:
             "stdout_visibility": "hidden",
             "extra_data": {
                 "status": self.status, "summary": self.summary(), "max_score": self.max_score,
+                "isolation": self.isolation,
                 "flags": flags, "internal": self.internal,
                 "notes": self.notes, "error": self.error, "restarts": self.restarts,
                 "questions": {n: self.question_score(n) if self.error is None else 0.0

@@ -6,7 +6,7 @@ request; plain results (numbers, strings, numpy arrays...) come back as fresh lo
 Test code therefore reads exactly like in-notebook test code, while every comparison runs
 here, out of the student's reach.
 
-Limits (``process.Limits``): each request has a soft time limit (an exception inside student
+Limits (``isolation.Limits``): each request has a soft time limit (an exception inside student
 code) and a hard one (the worker is killed), shortened to what is left of the test case's and
 the submission's time budgets. A dead or killed worker is restarted by ``Session`` and the
 notebook's cells are replayed, skipping any cell that killed or hung it or ran out of memory.
@@ -36,7 +36,7 @@ from typing import Sequence
 import numpy as np
 
 from . import policy, wire
-from .process import Limits, kill_user_processes, limit_resources, sandbox_env, sandbox_user
+from .isolation import Isolation, Limits, sandbox_env
 
 HERE = Path(__file__).resolve().parent
 WORKER_MODULES = ("__init__.py", "wire.py", "policy.py", "worker.py")
@@ -162,9 +162,9 @@ class Remote:
 class Sandbox:
     """One worker process and the channel to it."""
 
-    def __init__(self, workdir: Path, hidden_roots: Sequence[str], limits: Limits,
-                 warm: Sequence[str] = ()):
-        self.workdir, self.limits = workdir, limits
+    def __init__(self, kit: Path, isolation: Isolation, hidden_roots: Sequence[str],
+                 limits: Limits, warm: Sequence[str] = (), policy: bool = True):
+        self.isolation, self.limits = isolation, limits
         self.violations: list[dict] = []
         self._audit_rest = b""
         # During hidden tests: names of student types and exceptions are not shown, and a
@@ -175,24 +175,16 @@ class Sandbox:
         self._resp_r, resp_w = os.pipe()
         self._audit_r, audit_w = os.pipe()
         os.set_blocking(self._audit_r, False)
-        support = workdir / ".sandbox" / "gradekit"
-        support.mkdir(parents=True, exist_ok=True)
-        for name in WORKER_MODULES:
-            shutil.copy(HERE / name, support / name)
-        user = sandbox_user()
-        if user is not None:
-            for path in [workdir, *workdir.rglob("*")]:
-                os.chown(path, *user)
-        config = {"workdir": str(workdir), "hidden_roots": list(hidden_roots),
-                  "warm": list(warm)}
-        bootstrap = (f"import sys; sys.path.insert(0, {str(support.parent)!r}); "
+        workdir, grader_dir = isolation.paths(kit)
+        config = {"workdir": workdir, "hidden_roots": list(hidden_roots), "warm": list(warm),
+                  "uid": isolation.worker_user(), "processes": limits.processes,
+                  "kit": isolation.kit_copy(),
+                  "policy": policy}
+        bootstrap = (f"import sys; sys.path.insert(0, {grader_dir!r}); "
                      "from gradekit.worker import main; main()")
-        self.proc = subprocess.Popen(
+        self.proc = isolation.popen(
             [sys.executable, "-I", "-B", "-c", bootstrap, str(req_r), str(resp_w), str(audit_w),
-             json.dumps(config)],
-            cwd=workdir, env=sandbox_env(str(workdir)), pass_fds=(req_r, resp_w, audit_w),
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            preexec_fn=limit_resources(limits, user))
+             json.dumps(config)], kit, limits, sandbox_env(workdir), (req_r, resp_w, audit_w))
         for fd in (req_r, resp_w, audit_w):
             os.close(fd)
         self.alive = True
@@ -251,8 +243,9 @@ class Sandbox:
             wire.write_frame(self._req_w, wire.pack(message, blobs))
             header, reply_blobs = wire.unpack(wire.read_frame(self._resp_r, wait))
         except (EOFError, BrokenPipeError, OSError) as exc:
+            death = self._death(exc)   # before killing, so that its own exit status is read
             self.kill()
-            raise self._death(exc) from None
+            raise death from None
         except wire.WireError as exc:
             self.kill()
             raise WorkerDied(f"it sent a malformed reply ({exc})", "a malformed reply") from None
@@ -291,6 +284,8 @@ class Sandbox:
         except subprocess.TimeoutExpired:
             return WorkerDied(f"the worker stopped answering ({type(exc).__name__})",
                               "it stopped answering")
+        if self.isolation.level == "namespaces" and code > 128:
+            code = 128 - code   # bwrap exits with 128 + the signal that killed the worker
         if code == policy.REPORT_CHANNEL_BROKEN:
             self.violations.append({"kind": "tampered with the grader's report channel",
                                     "detail": "the worker's violation reports were blocked"})
@@ -339,6 +334,7 @@ class Sandbox:
                 self.proc.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 pass
+            self.isolation.clean_up()
         for fd in (self._req_w, self._resp_r):
             try:
                 os.close(fd)
@@ -374,14 +370,17 @@ class Session:
     """A submission's code, loaded into a worker that is restarted when it dies.
 
     ``cells`` are the code cells to run (already filtered). ``support_files`` are copied into a
-    fresh working directory (the student's own copy of the kit and the data).
+    fresh working directory (the student's own copy of the kit and the data), and the worker
+    runs at ``isolation``'s level.
     """
 
     cells: list[str]
     support_files: Sequence[Path]
     hidden_roots: Sequence[str]
+    isolation: Isolation
     limits: Limits = field(default_factory=Limits)
     warm: Sequence[str] = ()       # modules to import before the policy (see policy.py)
+    policy: bool = True            # install the in-process policy (off only in the kit's tests)
     sandbox: Sandbox | None = None
     outcomes: list[CellOutcome] = field(default_factory=list)
     fatal_cells: set[int] = field(default_factory=set)
@@ -417,11 +416,17 @@ class Session:
         """(Re)start the worker and run every cell that has not killed a worker before."""
         self.stop()
         self._tmp = tempfile.TemporaryDirectory(prefix="backprop-worker-")
-        workdir = Path(self._tmp.name)
-        os.chmod(workdir, 0o755)
+        kit = Path(self._tmp.name)
+        (kit / "work").mkdir()
+        (kit / "gradekit").mkdir()
         for f in self.support_files:
-            shutil.copy(f, workdir / f.name)
-        self.sandbox = Sandbox(workdir, self.hidden_roots, self.limits, self.warm)
+            shutil.copy(f, kit / "work" / f.name)
+        for name in WORKER_MODULES:
+            shutil.copy(HERE / name, kit / "gradekit" / name)
+        for path in [kit, *kit.rglob("*")]:
+            path.chmod(0o755 if path.is_dir() else 0o644)
+        self.sandbox = Sandbox(kit, self.isolation, self.hidden_roots, self.limits, self.warm,
+                               self.policy)
         self.sandbox.budget = self.budget
         self.sandbox.hide_names = self.hidden_phase
         self.sandbox.check_line = self.safe_where
@@ -509,7 +514,6 @@ class Session:
             self.collect_violations()
             self.sandbox.close()
             self.sandbox = None
-            kill_user_processes(sandbox_user())
         if self._tmp is not None:
             try:
                 self._tmp.cleanup()

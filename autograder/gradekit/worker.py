@@ -1,9 +1,11 @@
 """The untrusted side: runs a submission's code and answers the grader's calls.
 
-Started by ``sandbox.Sandbox`` as ``python -I -m gradekit.worker REQ_FD RESP_FD AUDIT_FD CONFIG``
-inside a fresh directory holding only the submission's support files. It:
+Started by ``sandbox.Sandbox`` as ``python -I -m gradekit.worker REQ_FD RESP_FD AUDIT_FD CONFIG``,
+isolated by ``isolation.py``, in a fresh directory holding only the submission's support
+files. It:
 
-1. imports numpy (before any restriction, so numpy's own start-up is unaffected);
+1. imports numpy, then gives up root for its own user id if it was started as root inside
+   the sandbox, and sets its process-count limit;
 2. puts a do-nothing ``otter`` module in place, so ``grader.check(...)`` cells cost nothing;
 3. installs the sandbox policy (``policy.py``) and silences stdout/stderr into a capped log;
 4. executes the cells it is sent, one at a time, each under a soft time limit;
@@ -18,6 +20,8 @@ from __future__ import annotations
 import io
 import json
 import os
+import resource
+import shutil
 import signal
 import sys
 import types
@@ -204,24 +208,41 @@ def _raise_soft_timeout(signum, frame):
     raise SoftTimeout()
 
 
+def _give_up_privileges(uid: int | None, processes: int, workdir: str,
+                        kit: str | None) -> None:
+    """Before any student code: the student's own copies of the kit files (``kit``: where the
+    sandbox shows them read-only), a user of its own when started as root (the sandbox's
+    namespaces level), and the process-count limit, which counts that user's processes."""
+    for name in sorted(os.listdir(kit)) if kit else []:
+        shutil.copyfile(os.path.join(kit, name), os.path.join(workdir, name))
+        if uid is not None:
+            os.chown(os.path.join(workdir, name), uid, uid)
+    if uid is not None:
+        os.chown(workdir, uid, uid)
+        os.setgroups([])
+        os.setgid(uid)
+        os.setuid(uid)
+    resource.setrlimit(resource.RLIMIT_NPROC, (processes, processes))
+
+
 def main() -> None:
     req_fd, resp_fd, audit_fd = (int(a) for a in sys.argv[1:4])
     config = json.loads(sys.argv[4])
     workdir = config["workdir"]
     os.chdir(workdir)
+    _give_up_privileges(config.get("uid"), int(config["processes"]), workdir, config.get("kit"))
     sys.path.insert(0, workdir)
     sys.modules["otter"] = _fake_otter()
     # Warm the modules student code commonly needs before the policy is in force.
     import backprop_support  # noqa: F401
     import checklib  # noqa: F401
     policy.warm_imports(config.get("warm", []))
-    policy.install([workdir, os.devnull], [*policy.python_roots(), *policy.SYSTEM_READABLE],
-                   config.get("hidden_roots", []), audit_fd)
-    log = CappedWriter(os.path.join(workdir, ".worker-output.log"), OUTPUT_CAP_BYTES)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 1)
-    os.dup2(devnull, 2)
-    sys.stdout = sys.stderr = log
+    if config.get("policy", True):
+        policy.install([workdir, os.devnull], [*policy.python_roots(), *policy.SYSTEM_READABLE],
+                       config.get("hidden_roots", []), audit_fd)
+    # file descriptors 1 and 2 are /dev/null already (the grader starts the worker so)
+    sys.stdout = sys.stderr = CappedWriter(os.path.join(workdir, ".worker-output.log"),
+                                           OUTPUT_CAP_BYTES)
     signal.signal(signal.SIGALRM, _raise_soft_timeout)
     np.seterr(all="ignore")
     np.random.seed(0)  # code drawing from the global generator grades the same every time

@@ -1,0 +1,169 @@
+"""A submission that owns its Python process and tries to leave the sandbox.
+
+Graded with the in-process policy switched off (``BACKPROP_TEST_WITHOUT_POLICY=1``, read by
+the trusted grader), so everything it tries is stopped by the operating system or not at
+all. Built from the blank notebook; its last cell raises ``EscapeReport`` carrying what each
+attempt achieved (``DONE ...`` or ``refused ...``), which the tests read from the cell's
+message. The tests also check every effect they can from outside (files, processes, a
+listening socket, the other submissions' grades).
+"""
+
+from __future__ import annotations
+
+from . import blank, with_cell
+
+ATTACK = r'''
+import glob, json, os, signal, socket, time
+
+CHECKOUT, MARK, PORT, TOKEN = {checkout!r}, {mark!r}, {port!r}, {token!r}
+report = {{}}
+
+
+def attempt(name, action):
+    try:
+        report[name] = "DONE " + str(action())[:120]
+    except BaseException as exc:
+        report[name] = "refused " + type(exc).__name__
+
+
+def read_any(patterns):
+    found = []
+    for pattern in patterns:
+        for path in glob.glob(pattern, recursive=True):
+            try:
+                with open(path, "rb") as fh:
+                    if fh.read(64):
+                        found.append(path)
+            except OSError:
+                pass
+    if not found:
+        raise PermissionError("nothing readable")
+    return found
+
+
+def write_all(paths):
+    written = []
+    for path in paths:
+        try:
+            with open(path, "w") as fh:
+                fh.write("escaped")
+            written.append(path)
+        except OSError:
+            pass
+    if not written:
+        raise PermissionError("nothing writable")
+    return written
+
+
+def fill(name, chunk, count):
+    total = 0
+    with open(name, "wb") as fh:
+        for _ in range(count):
+            fh.write(b"x" * chunk)
+            fh.flush()
+            total += chunk
+    return total
+
+
+def fill_many(count, size):
+    total = 0
+    try:
+        for i in range(count):
+            total += fill(f"filler{{i}}.bin", size, 1)
+    except OSError:
+        pass
+    return f"{{total >> 20}} MB"
+
+
+def survivor():
+    pid = os.fork()
+    if pid == 0:
+        os.setsid()
+        if os.fork() == 0:
+            time.sleep(600)
+        os._exit(0)
+    return pid
+
+
+def fork_bomb():
+    children = 0
+    try:
+        for _ in range(64):
+            pid = os.fork()
+            if pid == 0:
+                time.sleep(30)
+                os._exit(0)
+            children += 1
+    except OSError:
+        pass
+    return f"{{children}} children"
+
+
+def kill_other_graders():
+    killed, pids = [], [os.getppid()]
+    try:
+        pids += [int(p) for p in os.listdir("/proc") if p.isdigit()]
+    except OSError:
+        pass
+    for pid in pids:
+        try:
+            cmdline = open(f"/proc/{{pid}}/cmdline", "rb").read()
+        except OSError:
+            cmdline = b""
+        if pid == os.getppid() or TOKEN.encode() in cmdline:
+            try:
+                os.kill(pid, signal.SIGKILL)
+                killed.append(pid)
+            except OSError:
+                pass
+    if not killed:
+        raise PermissionError("no grader reachable")
+    return killed
+
+
+attempt("read_hidden_tests", lambda: read_any([
+    "/autograder/source/tests/*.py", "/tmp/backprop-source-*/source/tests/*.py",
+    "/tmp/**/source/tests/q1.py", "../source/tests/*.py", "/proc/1/root/tmp/**/tests/q1.py"]))
+attempt("read_reference", lambda: read_any([
+    "/tmp/**/backprop_reference.py", CHECKOUT + "/solutions/*", "/proc/*/cwd/files/*.py"]))
+attempt("read_zip", lambda: read_any([CHECKOUT + "/autograder/autograder.zip",
+                                      "/tmp/**/autograder.zip"]))
+attempt("read_other_submissions", lambda: read_any([
+    "/tmp/backprop-grade-*/submission/*", "/tmp/**/" + TOKEN + "/**/*.ipynb"]))
+attempt("write_outside", lambda: write_all([
+    MARK, CHECKOUT + "/escape-mark", "/tmp/backprop-escape-mark", "/escape-mark",
+    CHECKOUT + "/.venv/lib/python3.11/site-packages/escape.pth"]
+    + glob.glob("/tmp/backprop-grade-*/results/results.json")))
+def one_big_file():
+    try:
+        return f"{{fill('big.bin', 1 << 20, 100) >> 20}} MB"
+    finally:
+        os.remove("big.bin")
+
+
+attempt("one_file_beyond_cap", one_big_file)
+attempt("work_dir_beyond_cap", lambda: fill_many(3, 30 << 20))
+attempt("network_loopback", lambda: socket.create_connection(("127.0.0.1", PORT), timeout=3))
+attempt("network_internet", lambda: socket.create_connection(("1.1.1.1", 53), timeout=3))
+attempt("kill_other_graders", kill_other_graders)
+attempt("survivor", survivor)
+attempt("fork_bomb", fork_bomb)
+for name in glob.glob("filler*.bin") + ["big.bin"]:
+    try:
+        os.remove(name)
+    except OSError:
+        pass
+
+
+class EscapeReport(Exception):
+    pass
+
+
+raise EscapeReport("ESCAPE " + json.dumps(report))
+'''
+
+
+def escaping(checkout: str, mark: str, port: int, token: str):
+    """The blank notebook with the attack as its last cell."""
+    return with_cell(blank(), ATTACK.format(checkout=checkout, mark=mark, port=port,
+                                            token=token))
