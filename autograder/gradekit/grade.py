@@ -78,6 +78,7 @@ def _grade_into(report: results.Report, root: Path, limits: Limits,
         report.internal.append(f"isolation: {exc}")
         return
     report.isolation, report.isolation_why = isolation.level, isolation.why
+    report.isolation_uid = isolation.uid
     try:
         _grade_with(report, root, isolation, checklib, hidden_roots, limits)
     finally:

@@ -42,14 +42,14 @@ import sysconfig
 import tempfile
 import time
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 
 LEVELS = ("namespaces", "user", "none")
 WORK_DIR = "/home/student"         # the worker's working directory inside the sandbox
 GRADER_DIR = "/opt/grader"         # the worker's own modules (read-only) inside the sandbox
 # User ids handed to workers: this base plus the grading process's pid, so concurrent
-# gradings never share one (pids are unique while they run) and no real account is used.
+# gradings on one machine never share one (pids are unique while they run; gradings in
+# different PID namespaces of one kernel could) and no real account is used.
 UID_BASE = 1_900_000_000
 # Packages the worker may need, with everything they require (mirrored at the `user` level).
 WORKER_DISTRIBUTIONS = ("numpy", "matplotlib")
@@ -269,7 +269,10 @@ class Isolation:
     def _bwrap_argv(self, argv: list[str], kit: Path, limits: Limits) -> list[str]:
         args = [self.bwrap, "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts",
                 "--unshare-cgroup-try", "--die-with-parent", "--new-session"]
-        if not self.root:
+        if self.root:   # what the worker needs to give up root for its own user id
+            args += ["--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID",
+                     "--cap-add", "CAP_CHOWN"]
+        else:
             args.append("--unshare-user")
         made: set[str] = {"/"}
 
@@ -367,6 +370,8 @@ def _mirror_tree(top: str, jail: Path, skip=frozenset()) -> None:
 
 
 def _distributions(names) -> set:
+    from importlib import metadata   # only the user level needs it (30 ms to import)
+
     todo, seen = list(names), {}
     while todo:
         name = todo.pop()
@@ -467,6 +472,7 @@ def detect(hidden: list[str], limits: Limits | None = None) -> Isolation:
                 raise
             reasons.append(f"{level}: {exc}")
             continue
+        isolation.clean_up()   # its user id may be a finished grading's: nothing may be left
         problem = "" if level == "none" else _probe(isolation, limits)
         if not problem:
             isolation.why = "; ".join(reasons)

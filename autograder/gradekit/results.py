@@ -37,6 +37,7 @@ class Report:
     internal: list[str] = field(default_factory=list)   # instructor-only diagnostics
     isolation: str = "unavailable"   # namespaces | user | none (isolation.LEVELS)
     isolation_why: str = ""          # why no stronger level was available
+    isolation_uid: int | None = None  # the user id student code ran as, if one of its own
 
     # -- inputs -----------------------------------------------------------
     def fail_submission(self, message: str) -> None:
@@ -154,7 +155,7 @@ class Report:
             "stdout_visibility": "hidden",
             "extra_data": {
                 "status": self.status, "summary": self.summary(), "max_score": self.max_score,
-                "isolation": self.isolation,
+                "isolation": self.isolation, "isolation_uid": self.isolation_uid,
                 "flags": flags, "internal": self.internal,
                 "notes": self.notes, "error": self.error, "restarts": self.restarts,
                 "questions": {n: self.question_score(n) if self.error is None else 0.0
