@@ -142,9 +142,9 @@ BAD_INPUTS = [
     Hostile("abort_crash", "kills its process with os.abort()", base="reference",
             build=lambda: with_cell(reference(), "import os\nos.abort()\n"), status="crashed",
             message=r"code cell \d+: crashed: .*SIGABRT"),
-    # Comparing two deep lists recurses in C with no per-level search (repr's cycle check
-    # made overflowing take seconds on a busy machine, past the 3 s cell limit): about 0.4 s
-    # on a loaded 2-core machine, and 4x the depth that overflows an 8 MB stack.
+    # Comparing two deep lists recurses in C with no per-level search (repr's cycle check made
+    # reaching the overflow take about 3 s on a busy machine): about 0.4 s on a loaded 2-core
+    # machine, and 4x the depth that overflows an 8 MB stack.
     Hostile("deep_recursion", "recursion that overflows the C stack", base="reference",
             build=lambda: with_cell(reference(), "import sys\nsys.setrecursionlimit(10**8)\n"
                                     "a, b = [], []\nfor _ in range(2 * 10**5):\n"
