@@ -12,10 +12,10 @@ PYTEST_ARGS ?=
 STAMP := build/.assign-stamp
 SOURCES := solutions/backprop_master.py $(wildcard assignment/*.py) \
 	assignment/README.md assignment/requirements.txt \
-	requirements-grading.txt tools/build_assignment.py autograder/run_autograder \
-	$(wildcard autograder/gradekit/*.py)
+	requirements/grading.in requirements/grading.txt tools/build_assignment.py \
+	autograder/run_autograder autograder/setup.sh $(wildcard autograder/gradekit/*.py)
 
-.PHONY: help setup data assign autograder student-zip grade test report bench check-generated clean \
+.PHONY: help setup lock data assign autograder student-zip grade test report bench check-generated clean \
 	browser
 
 help:
@@ -24,12 +24,28 @@ help:
 	@echo "make assign    regenerate the student notebook, solution notebook and zips"
 	@echo "make report    catalogue detection report"
 	@echo "make bench     grading speed and memory benchmark"
+	@echo "make lock      re-resolve requirements/*.txt from requirements/*.in (network)"
 	@echo "make clean     remove the environment and build products"
 
-$(VENV)/.installed: requirements.txt constraints.txt
-	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt -c constraints.txt
+# The environment: the grading lock (what Gradescope's image installs) and the dev tools on top,
+# every file checked against its hash. An unsupported Python stops here, naming the range.
+LOCKED_INSTALL := -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps \
+	--only-binary=:all:
+$(VENV)/.installed: requirements/grading.txt requirements/dev.txt autograder/gradekit/python_version.py
+	$(PYTHON) autograder/gradekit/python_version.py
+	$(PYTHON) -m venv --clear $(VENV)
+	$(PY) $(LOCKED_INSTALL) -r requirements/grading.txt
+	$(PY) $(LOCKED_INSTALL) -r requirements/dev.txt
 	touch $@
+
+# One command re-resolves both locks (universal: every platform's and Python version's files).
+UV_COMPILE = $(VENV)/bin/uv pip compile --quiet --universal --generate-hashes --fork-strategy \
+	fewest --python-version $$($(PY) autograder/gradekit/python_version.py --oldest) \
+	--custom-compile-command "make lock"
+lock: | $(VENV)/.installed
+	$(UV_COMPILE) requirements/grading.in --excludes requirements/not-imported.txt \
+		-o requirements/grading.txt
+	$(UV_COMPILE) requirements/dev.in --constraints requirements/grading.txt -o requirements/dev.txt
 
 setup: $(VENV)/.installed
 

@@ -13,6 +13,8 @@ TARGETS = {
     "batch_wall_s": 150.0,       # 100 submissions with 2 workers
     "batch_size": 100,
     "train_vs_torch": 1.5,       # reference epoch time / PyTorch epoch time
+    "gradescope_wall_s": 10.0,   # reference, Gradescope's path and limits, wall
+    "gradescope_peak_mb": 400.0,  # ... peak memory charged to its cgroup
 }
 
 STAGE_LABELS = {
@@ -116,6 +118,7 @@ def table(data: dict) -> str:
         else:
             lines.append("  PyTorch is not installed: no comparison (pip install torch to add it)")
         lines.append("")
+    lines += gradescope_table(data.get("gradescope"))
     lines.append("Targets")
     for verdict in data.get("targets", []):
         lines.append(f"  [{verdict['verdict']:<6}] {verdict['what']}: {verdict['measured']} "
@@ -165,8 +168,48 @@ def verdicts(data: dict) -> list[dict]:
         add(f"{TARGETS['batch_size']} submissions, make grade with 2 workers (median wall"
             + (f", scaled from {batch['size']}" if scale != 1 else "") + ")",
             batch["wall_s"]["median"] * scale, TARGETS["batch_wall_s"], "s")
+    out += gradescope_verdicts(data.get("gradescope"))
     training = data.get("training")
     if training and training.get("numpy_over_torch"):
         add("reference epoch time / PyTorch epoch time (median)",
             training["numpy_over_torch"]["median"], TARGETS["train_vs_torch"], "x")
     return out
+
+
+def gradescope_table(gs: dict | None) -> list[str]:
+    """Rows for the Gradescope-limited grading beside the unlimited one."""
+    if not gs:
+        return []
+    if "skipped" in gs:
+        return [f"Gradescope limits: not measured ({gs['skipped']})", ""]
+    lines = []
+    for key, what in (("limited", "cgroup of 768 MB and half a CPU"),
+                      ("unlimited", "cgroup without limits")):
+        g = gs[key]
+        lines.append(f"Reference graded by run_autograder, Python {gs['python']} lock "
+                     f"environment, {what} (v{g['cgroup']}), {g['wall_s']['runs']} runs: "
+                     f"score {g['scores']}, OOM kills {g['oom_kills']}")
+        lines.append(_row("wall time", "s", g["wall_s"]))
+        lines.append(_row("CPU time, whole cgroup", "s", g["cpu_s"]))
+        lines.append(_row("peak memory charged to the cgroup", "MB", g["group_peak_mb"], 0))
+        lines.append(_row("peak memory, process tree RSS", "MB", g["peak_rss_mb"], 0))
+        lines.append(_row("load average before the run", "", g["load_before"]))
+        lines.append("")
+    return lines
+
+
+def gradescope_verdicts(gs: dict | None) -> list[dict]:
+    if not gs or "skipped" in gs:
+        return []
+    g = gs["limited"]
+    return [
+        {"what": "reference at Gradescope's limits, wall (median)",
+         "measured": f"{g['wall_s']['median']:.2f} s",
+         "target": f"<= {TARGETS['gradescope_wall_s']:g} s",
+         "verdict": "met" if g["wall_s"]["median"] <= TARGETS["gradescope_wall_s"] else "MISSED"},
+        {"what": "reference at Gradescope's limits, peak charged memory (max)",
+         "measured": f"{g['group_peak_mb']['max']:.0f} MB",
+         "target": f"<= {TARGETS['gradescope_peak_mb']:g} MB",
+         "verdict": "met" if g["group_peak_mb"]["max"] <= TARGETS["gradescope_peak_mb"]
+         and g["oom_kills"] == 0 else "MISSED"},
+    ]

@@ -10,15 +10,18 @@ Measures, with the built autograder zip (see bench/README.md for what each figur
 3. training: the reference ``train_step`` over one epoch of the grading subset, against the
    machine's float32 matmul rate and, when it is installed, PyTorch;
 4. versus_otter: grading the reference with gradekit and with a plain ``otter run -a`` of the
-   same zip, on the same core, run after run in turn.
-5. report: writing the class report (tools/class_report.py) for a class of 1,000 submissions.
+   same zip, on the same core, run after run in turn;
+5. gradescope: the reference graded by the zip's ``run_autograder`` in the image's environment
+   (the grading lock under the image's Python), in a cgroup limited to Gradescope's 768 MB and
+   half a CPU, run by run beside the same grading in an unlimited cgroup.
+6. report: writing the class report (tools/class_report.py) for a class of 1,000 submissions.
 
 Writes bench/results/bench-<date>.json (and latest.json) and prints a table of medians with
 min and max. Usage:
 
     python tools/bench.py [--runs 5] [--only single,batch,training] [--batch-size 100]
                           [--batch-runs 1] [--jobs 1,2] [--variants reference,blank,...]
-                          [--report-size 1000] [--report-runs 3]
+                          [--report-size 1000] [--report-runs 3] [--gradescope-runs 5]
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import zipfile
 from pathlib import Path
 
 import nbformat
@@ -41,15 +45,20 @@ import nbformat
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT / "tools"))
+sys.path.insert(0, str(ROOT / "autograder"))
 
+import cgroup  # noqa: E402
 import class_report  # noqa: E402
 import grade_folder  # noqa: E402
+import gradescope  # noqa: E402
 import grading  # noqa: E402
+import lock_env  # noqa: E402
 import report  # noqa: E402
 import submissions  # noqa: E402
+from gradekit import python_version  # noqa: E402
 from procmem import TreeSampler  # noqa: E402
 
-SECTIONS = ("single", "batch", "training", "versus_otter", "report")
+SECTIONS = ("single", "batch", "training", "versus_otter", "gradescope", "report")
 REPORT_LIMIT_S = 60.0
 DEFAULT_VARIANTS = "reference,blank,per_example_loop"
 
@@ -187,6 +196,35 @@ def run_training(source: Path, runs: int, cpu: str) -> dict:
     return out
 
 
+def run_gradescope(notebook: Path, zip_path: Path, runs: int) -> dict:
+    """The reference graded as on Gradescope, limited and unlimited, alternating run by run."""
+    reason = cgroup.unavailable()
+    if reason:
+        print(f"  skipped: no cgroup can be made here ({reason})", flush=True)
+        return {"skipped": reason}
+    version = python_version.dotted(python_version.IMAGE)
+    with tempfile.TemporaryDirectory(prefix="backprop-bench-lock-") as tmp:
+        lock = Path(tmp) / "requirements.txt"
+        with zipfile.ZipFile(zip_path) as zf:
+            lock.write_bytes(zf.read("requirements.txt"))
+        python = lock_env.lock_venv(version, lock)
+    out: dict = {"python": version, "runs": runs}
+    for limited in (True, False) * runs:
+        key = "limited" if limited else "unlimited"
+        r = gradescope.grade_in_group(notebook, zip_path, python, limited)
+        print(f"  {key}: {r['wall_s']:.2f} s wall, {r['cpu_s']:.2f} s CPU, "
+              f"{r['group_peak_mb']:.0f} MB charged, {r['peak_rss_mb']:.0f} MB tree RSS, "
+              f"score {r['score']} ({r['status']}), load {r['load_before']:.2f}", flush=True)
+        out.setdefault(key, {"runs": []})["runs"].append(r)
+    for key in ("limited", "unlimited"):
+        rs = out[key]["runs"]
+        out[key].update({figure: report.summary(r[figure] for r in rs) for figure in
+                         ("wall_s", "cpu_s", "group_peak_mb", "peak_rss_mb", "load_before")})
+        out[key].update(scores=sorted({r["score"] for r in rs}, key=str),
+                        oom_kills=sum(r["oom_kills"] for r in rs), cgroup=rs[0]["cgroup"])
+    return out
+
+
 def run_class_report(zip_path: Path, size: int, runs: int, work: Path) -> dict:
     """Time ``class_report.write`` for a class of ``size`` submissions.
 
@@ -269,6 +307,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="submissions in the class whose report is timed")
     parser.add_argument("--report-runs", type=int, default=3)
     parser.add_argument("--cpu", default="0", help="the core single gradings are pinned to")
+    parser.add_argument("--gradescope-runs", type=int, default=5,
+                        help="runs of each of the limited and unlimited gradings")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     args = parser.parse_args(argv)
     sections = [s for s in args.only.split(",") if s]
@@ -307,6 +347,11 @@ def main(argv: list[str] | None = None) -> int:
                 print("gradekit against otter run...", flush=True)
                 data["versus_otter"] = run_versus_otter(variants["reference"], args.zip, source,
                                                         args.runs, args.cpu)
+            if "gradescope" in sections:
+                print("grading the reference as on Gradescope (768 MB, half a CPU)...",
+                      flush=True)
+                data["gradescope"] = run_gradescope(args.submissions / "reference.ipynb",
+                                                    args.zip, args.gradescope_runs)
             if "batch" in sections:
                 print("grading batches...", flush=True)
                 data["batch"] = run_batch(variants, args.zip, args.batch_size, args.batch_runs,

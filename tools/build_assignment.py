@@ -6,7 +6,8 @@
         -> otter assign -> build/dist/{student,autograder}
         -> assignment/backprop.ipynb, assignment/tests/  (student notebook and public tests)
         -> solutions/backprop_solution.ipynb            (filled-in notebook, hidden)
-        -> autograder/autograder.zip                    (Gradescope upload, stable name)
+        -> autograder/autograder.zip                    (Gradescope upload, stable name, with
+                                                         setup.sh and the grading lock)
         -> assignment/backprop-student.zip              (what students download)
 
 Outputs are deterministic: fixed cell ids, sorted zip members with fixed timestamps, so
@@ -31,11 +32,15 @@ from pathlib import Path
 import nbformat
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "autograder"))
+
+from gradekit.python_version import IMAGE, dotted  # noqa: E402
 MASTER = ROOT / "solutions" / "backprop_master.py"
 BUILD = Path(os.environ.get("BACKPROP_BUILD_DIR", ROOT / "build"))
 NOTEBOOK_NAME = "backprop.ipynb"
 DATA_FILE = ROOT / "data" / "mnist.npz"
-GRADING_REQUIREMENTS = ROOT / "requirements-grading.txt"
+GRADING_REQUIREMENTS = ROOT / "requirements" / "grading.in"
+GRADING_LOCK = ROOT / "requirements" / "grading.txt"
 STUDENT_REQUIREMENTS = ROOT / "assignment" / "requirements.txt"
 STUDENT_README = ROOT / "assignment" / "README.md"
 AUTOGRADER_DIR = ROOT / "autograder"
@@ -132,6 +137,13 @@ def question_table(nb_path: Path) -> dict[str, dict]:
                 table[pending]["title"] = match.group(1)
                 pending = None
     return table
+
+
+def environment_yml() -> str:
+    """Gradescope's conda environment: only the Python version (with pip, which installs the
+    grading lock; see autograder/setup.sh)."""
+    return ("name: otter-env\nchannels:\n  - conda-forge\ndependencies:\n"
+            f"  - python={dotted(IMAGE)}\n  - pip\n")
 
 
 def stable_notebook(path: Path, prefix: str) -> None:
@@ -239,6 +251,10 @@ def build(out_root: Path) -> dict[str, Path]:
     config.update({"print_summary": False, "show_stdout": False, "logo": False})
     ag_files["otter_config.json"] = (json.dumps(config, indent=2, sort_keys=True) + "\n").encode()
     ag_files["run_autograder"] = (AUTOGRADER_DIR / "run_autograder").read_bytes()
+    # The image: the kit's Python version and grading lock instead of otter's generic set-up.
+    ag_files["setup.sh"] = (AUTOGRADER_DIR / "setup.sh").read_bytes()
+    ag_files["environment.yml"] = environment_yml().encode()
+    ag_files["requirements.txt"] = GRADING_LOCK.read_bytes()
     ag_files["questions.json"] = (json.dumps(question_table(nb_path), indent=2) + "\n").encode()
     ag_files["support_files.json"] = (json.dumps(support_files()) + "\n").encode()
     ag_files.update(files_under(AUTOGRADER_DIR / "gradekit", "gradekit/"))

@@ -142,10 +142,13 @@ BAD_INPUTS = [
     Hostile("abort_crash", "kills its process with os.abort()", base="reference",
             build=lambda: with_cell(reference(), "import os\nos.abort()\n"), status="crashed",
             message=r"\bcell \d+: crashed: .*SIGABRT"),
+    # Comparing two deep lists recurses in C with no per-level search (repr's cycle check made
+    # reaching the overflow take about 3 s on a busy machine): about 0.4 s on a loaded 2-core
+    # machine, and 4x the depth that overflows an 8 MB stack.
     Hostile("deep_recursion", "recursion that overflows the C stack", base="reference",
             build=lambda: with_cell(reference(), "import sys\nsys.setrecursionlimit(10**8)\n"
-                                    "nested = []\nfor _ in range(10**6):\n"
-                                    "    nested = [nested]\nrepr(nested)\n"),
+                                    "a, b = [], []\nfor _ in range(2 * 10**5):\n"
+                                    "    a, b = [a], [b]\na == b\n"),
             status="crashed", message=r"\bcell \d+: crashed: .*(SIGSEGV|crash)"),
     Hostile("nan_and_inf", "softmax returns nan, cross_entropy inf", base="reference",
             build=_nan_and_inf, below_full=("q2", "q5", "q6"), message=r"nan/inf"),
