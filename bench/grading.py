@@ -77,6 +77,22 @@ def question_split(results: dict) -> dict[str, float]:
     return out
 
 
+def run_sampled(cmd: list[str], cwd: Path, cpu: str):
+    """Run ``cmd`` (one BLAS thread) while sampling its process tree's memory from the other
+    cores: (output, wall seconds, CPU seconds of the tree, peak memory)."""
+    env = dict(os.environ, PYTHONHASHSEED="0", **ONE_THREAD)
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT)
+    with TreeSampler(proc.pid, cpus=other_cpus(cpu)) as sampler:
+        log, _ = proc.communicate()
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu_seconds = (after.ru_utime - usage.ru_utime) + (after.ru_stime - usage.ru_stime)
+    return log, wall, cpu_seconds, sampler.peak
+
+
 def grade_timed(notebook: Path, source: Path, *, cpu: str = "0",
                 mnist: set[tuple[str, str]] | None = None) -> dict:
     """Grade ``notebook``; return wall time, stage split, memory peak and the score.
@@ -95,18 +111,8 @@ def grade_timed(notebook: Path, source: Path, *, cpu: str = "0",
         timings_path.parent.mkdir()
         cmd = ["taskset", "-c", cpu, sys.executable, "-B", str(PROBE), str(timings_path),
                "--root", str(root)]
-        env = dict(os.environ, PYTHONHASHSEED="0", **ONE_THREAD)
         load = os.getloadavg()[0]
-        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-        start = time.perf_counter()
-        proc = subprocess.Popen(cmd, cwd=source, env=env, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT)
-        with TreeSampler(proc.pid, cpus=other_cpus(cpu)) as sampler:
-            log, _ = proc.communicate()
-        wall = time.perf_counter() - start
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        cpu_seconds = (after.ru_utime - usage.ru_utime) + (after.ru_stime - usage.ru_stime)
-        peak = sampler.peak
+        log, wall, cpu_seconds, peak = run_sampled(cmd, source, cpu)
         try:
             results = json.loads((root / "results" / "results.json").read_text())
             timings = json.loads(timings_path.read_text())
@@ -139,19 +145,10 @@ def otter_run_timed(notebook: Path, zip_path: Path, *, cpu: str = "0") -> dict:
         out.mkdir()
         cmd = ["taskset", "-c", cpu, sys.executable, "-m", "otter", "run", "-a", str(zip_path),
                "-o", str(out), str(notebook)]
-        env = dict(os.environ, PYTHONHASHSEED="0", **ONE_THREAD)
-        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-        start = time.perf_counter()
-        proc = subprocess.Popen(cmd, cwd=tmp, env=env, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT)
-        with TreeSampler(proc.pid, cpus=other_cpus(cpu)) as sampler:
-            log, _ = proc.communicate()
-        wall = time.perf_counter() - start
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        log, wall, cpu_seconds, peak = run_sampled(cmd, Path(tmp), cpu)
         try:
             tests = json.loads((out / "results.json").read_text())["tests"]
             score = round(sum(t.get("score") or 0 for t in tests), 4)
         except (OSError, ValueError, KeyError, TypeError):
             raise RuntimeError("otter run failed:\n" + log.decode("utf-8", "replace")[-2000:])
-    return {"wall_s": wall, "peak_rss_mb": sampler.peak.rss_mb, "score": score,
-            "cpu_s": (after.ru_utime - usage.ru_utime) + (after.ru_stime - usage.ru_stime)}
+    return {"wall_s": wall, "peak_rss_mb": peak.rss_mb, "score": score, "cpu_s": cpu_seconds}
