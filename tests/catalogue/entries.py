@@ -249,6 +249,8 @@ CORRECT = [
             ("return (z > 0).astype(z.dtype)", "return np.where(z > 0, 1.0, 0.0)")),
     correct("relu_boolean_mask", "relu_derivative returns the boolean mask z > 0",
             ("return (z > 0).astype(z.dtype)", "return z > 0")),
+    correct("relu_integer_mask", "relu_derivative returns an integer 0/1 mask",
+            ("return (z > 0).astype(z.dtype)", "return np.where(z > 0, 1, 0)")),
     correct("relu_heaviside", "relu_derivative with np.heaviside",
             ("return (z > 0).astype(z.dtype)", "return np.heaviside(z, 0.0)")),
     correct("log_sum_exp_softmax", "softmax as exp(z - logsumexp(z))",
