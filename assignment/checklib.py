@@ -991,7 +991,8 @@ def check_mnist_accuracy(train_step, LinearLayer, **overrides: Any) -> float:
     - At the first step and ``cfg["checked_steps"] - 2`` steps drawn here, the check writes
       weights it draws itself into the layers, takes one step on the batch and compares the
       result with the SGD step it computes from those weights; then it writes back what the
-      layers reported and takes the real training step. Points for accuracy need backprop.
+      layers reported and takes the real training step. Points for accuracy need backprop
+      (reported weights could make the gradient trivial: all zero, or every ReLU dead).
     - At the last step the check writes back what the layers report, takes the step, compares
       it with its own SGD step from those weights, and measures the accuracy of its own result
       (the kit's forward pass). Weights that were made up rather than trained (a degenerate
