@@ -107,7 +107,7 @@ BUGS = [
          "        self.b = self.b - 0.1 * self.db\n"),
         (UPDATE_LOOP, "    # the layers update themselves in backward\n")),
     bug("gradients_accumulated", "dW and db accumulated with += and never reset",
-        "q3 q6", ["accumulated with +="],
+        "q3 q5 q6", ["accumulated with +="],
         ("self.dW = self.x.T @ grad_out", "self.dW += self.x.T @ grad_out"),
         ("self.db = grad_out.sum(axis=0)", "self.db += grad_out.sum(axis=0)")),
     bug("zero_initialisation", "all-zero initial weights",
