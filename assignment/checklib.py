@@ -164,7 +164,8 @@ def expect_array(what: str, value: Any, shape: tuple | None = None, *,
         raise CheckFailed(f"{what} has the wrong shape: expected {tuple(shape)}, got {got}"
                           + (f": {text}" if text else "."),
                           mistake=(mistake or ["wrong_shape"])[0])
-    if floating and not (np.issubdtype(value.dtype, np.floating) or value.dtype == bool):
+    if not (np.issubdtype(value.dtype, np.floating) or value.dtype == bool
+            or (not floating and np.issubdtype(value.dtype, np.integer))):
         raise CheckFailed(f"{what} should hold floating-point numbers, but its dtype is "
                           f"{value.dtype}.", mistake="wrong_type")
     return np.array(value, dtype=np.float64)
@@ -203,16 +204,17 @@ def tolerance_for(value: np.ndarray | Any) -> float:
 
 def assert_close(what: str, got: Any, expected: np.ndarray, *,
                  wrong_answers: Sequence[tuple] = (), tol: float | None = None,
-                 show_values: bool = True, mistake: str | None = None) -> None:
+                 show_values: bool = True, mistake: str | None = None,
+                 floating: bool = True) -> None:
     """Compare an array with the expected one; name the mistake if it matches a known one.
 
     ``wrong_answers`` are ``(description, array, mistake id)`` triples for what a typical bug
     produces; when ``got`` matches one, the summary line says which. A non-finite entry always
     fails (``relative_error`` of nan compares False with every tolerance). ``mistake`` is the
-    id reported when no wrong answer matches.
+    id reported when no wrong answer matches. ``floating=False`` also accepts integer arrays.
     """
     expected = np.asarray(expected, dtype=np.float64)
-    arr = expect_array(what, got, expected.shape)
+    arr = expect_array(what, got, expected.shape, floating=floating)
     tol = tolerance_for(got) if tol is None else tol
     expect_finite(what, arr)
     err = relative_error(arr, expected)
@@ -465,11 +467,12 @@ def check_relu_derivative(relu_derivative, seed: int = 0) -> None:
     rng = np.random.default_rng(seed)
     z = away_from_zero(rng, (4, 5))
     got = call_student("relu_derivative(z)", relu_derivative, z.copy())
-    assert_close("relu_derivative(z)", got, (z > 0).astype(np.float64), wrong_answers=[
-        ("ReLU itself instead of its derivative", np.maximum(z, 0),
-         "relu_derivative_returns_relu"),
-        ("a mask of z < 0 (inverted)", (z < 0).astype(np.float64), "relu_mask_inverted"),
-    ])
+    # a 0/1 mask of any numeric dtype (float, bool, int) is the derivative the instructions allow
+    assert_close("relu_derivative(z)", got, (z > 0).astype(np.float64), floating=False,
+                 wrong_answers=[("ReLU itself instead of its derivative", np.maximum(z, 0),
+                                 "relu_derivative_returns_relu"),
+                                ("a mask of z < 0 (inverted)", (z < 0).astype(np.float64),
+                                 "relu_mask_inverted")])
 
 
 # Large |z| where exp(-z) overflows: a derivative written with exp(-z) gives nan or inf there.
@@ -924,19 +927,27 @@ def check_train_step_large(train_step, LinearLayer, seed: int = 0) -> None:
 
 
 def check_loss_falls(train_step, LinearLayer, steps: int = 60) -> None:
-    """Repeated steps on two moons reduce the loss, measured by the kit from the weights."""
+    """Repeated steps on two moons reduce the loss.
+
+    The verdict comes from the check's own float64 replay of the same SGD steps; the weights
+    the layers report afterwards must equal that replay, so weights an object makes up at the
+    end gain nothing. Reported weights only ever turn a pass into a failure.
+    """
     from backprop_support import make_two_moons
 
     x, labels = make_two_moons(128, seed=3)
     y = one_hot(labels, 2, np.float64)
-    sizes = (2, 16, 2)
+    sizes, lr = (2, 16, 2), 0.5
     rng = np.random.default_rng(4)
     weights = [(rng.normal(0, np.sqrt(2 / n_in), size=(n_in, n_out)), np.zeros(n_out))
                for n_in, n_out in zip(sizes[:-1], sizes[1:])]
     model, layers = network(LinearLayer, sizes, "relu", weights)
     before = mean_cross_entropy(forward_with(weights, x, "relu")[0], y)
+    replay = weights
     for _ in range(steps):
-        call_student("train_step(model, x, y, lr)", train_step, model, x, y, 0.5)
+        call_student("train_step(model, x, y, lr)", train_step, model, x.copy(), y.copy(),
+                     lr)
+        replay = sgd_reference(replay, x, y, "relu", lr)[1]
     final = read_weights(layers, sizes, f"after {steps} steps")
     if not all(np.all(np.isfinite(p)) for pair in final for p in pair):
         raise CheckFailed("the weights became nan or inf while training on a toy problem.",
@@ -947,6 +958,17 @@ def check_loss_falls(train_step, LinearLayer, steps: int = 60) -> None:
                           "(measured from the weights): check the sign of the update and the "
                           f"gradients.\n  {steps} steps moved the loss from {before:.3f} to "
                           f"{after:.3f}.", mistake="loss_does_not_fall")
+    # float32 arithmetic drifts from the replay by about 1e-5 in 60 steps
+    err = max(relative_error(got, want) for pair, ref in zip(final, replay)
+              for got, want in zip(pair, ref))
+    if not err <= 1e-3:
+        raise CheckFailed("repeated train_step calls on a toy problem do not give the weights "
+                          f"that {steps} SGD steps give (relative error {err:.2g}): each step "
+                          "must be W -= lr * dW with the backpropagated gradient, for every "
+                          "layer.", mistake="not_backprop_update")
+    replayed = mean_cross_entropy(forward_with(replay, x, "relu")[0], y)
+    if not replayed < 0.8 * before:  # pragma: no cover - a property of the settings above
+        raise RuntimeError("SGD does not reduce the two-moons loss with these settings")
 
 
 def _as_float(value: Any) -> float:
@@ -961,13 +983,21 @@ def _as_float(value: Any) -> float:
 def check_mnist_accuracy(train_step, LinearLayer, **overrides: Any) -> float:
     """Train with the student's ``train_step`` and ``LinearLayer`` and measure MNIST accuracy.
 
-    Settings come from ``MNIST_GRADING`` (overridable for the quick public check). At
-    ``cfg["checked_steps"]`` steps chosen here, the update must be the SGD step with the
-    backpropagated gradient computed from the weights before it, and the returned loss the
-    loss before it: points for accuracy need backprop. The loop stops early, with a clear
-    message, when its projected time exceeds the time budget; ``project_to`` (the public
-    check) projects the time of the graded run instead. Accuracy comes from the trained
-    weights through the kit's own forward pass.
+    Settings come from ``MNIST_GRADING`` (overridable for the quick public check). The loop
+    stops early, with a clear message, when its projected time exceeds the time budget;
+    ``project_to`` (the public check) projects the time of the graded run instead.
+
+    What the layers report is never believed on its own:
+    - At the first step and ``cfg["checked_steps"] - 2`` steps drawn here, the check writes
+      weights it draws itself into the layers, takes one step on the batch and compares the
+      result with the SGD step it computes from those weights; then it writes back what the
+      layers reported and takes the real training step. Points for accuracy need backprop
+      (reported weights could make the gradient trivial: all zero, or every ReLU dead).
+    - At the last step the check writes back what the layers report, takes the step, compares
+      it with its own SGD step from those weights, and measures the accuracy of its own result
+      (the kit's forward pass). Weights that were made up rather than trained (a degenerate
+      state where the gradient is trivial, or pretrained weights) give either a low accuracy
+      or a step only backprop can reproduce.
     """
     import time
 
@@ -986,23 +1016,20 @@ def check_mnist_accuracy(train_step, LinearLayer, **overrides: Any) -> float:
         order = rng.permutation(n)
         schedule += [(epoch, i // bs, order[i:i + bs]) for i in range(0, n, bs)]
     total = len(schedule)
-    checked = {0} | set(np.random.default_rng(cfg["seed"] + 1).choice(
-        np.arange(1, total), size=min(total - 1, cfg["checked_steps"] - 1), replace=False).tolist())
+    probed = {0} | set(np.random.default_rng(cfg["seed"] + 1).choice(
+        np.arange(1, total - 1), size=min(total - 2, cfg["checked_steps"] - 2),
+        replace=False).tolist())
+    probe_rng = np.random.default_rng(cfg["seed"] + 2)
+    checked = probed | {total - 1}
     # The grader's sandbox proxies run a chunk of calls in one round trip (``call_many``);
     # chunks end where the time is checked and before every checked step.
     run_steps = getattr(train_step, "call_many", None) or (
         lambda calls: [train_step(*call) for call in calls])
     what = "train_step(model, x, y, lr) during MNIST training"
-    spent, done = 0.0, 0
-    while done < total:
-        end = min(total, 5 if done < 5 else 20 if done < 20 else done + 20)
-        end = min([end] + [s for s in checked if done < s])
-        if done in checked:
-            end = done + 1
-        chunk = schedule[done:end]
-        batches = [(scale_pixels(x_train[idx]), one_hot(y_train[idx], 10, np.float32))
-                   for _, _, idx in chunk]
-        before = read_weights(layers, sizes, "during training") if done in checked else None
+    spent, done, trained = 0.0, 0, None
+
+    def run(chunk, batches):
+        nonlocal spent
         start = time.perf_counter()
         try:
             losses = call_student(what, run_steps, [(model, x, y, cfg["lr"]) for x, y in batches],
@@ -1029,8 +1056,26 @@ def check_mnist_accuracy(train_step, LinearLayer, **overrides: Any) -> float:
                     f"training on MNIST: the loss became {_as_float(loss)} at epoch {epoch + 1}, "
                     f"batch {batch + 1} (or train_step did not return a number).",
                     mistake="training_diverged")
-        if before is not None:
-            check_sgd_step(before, layers, sizes, batches[0], cfg["lr"])
+
+    while done < total:
+        end = min(total, 5 if done < 5 else 20 if done < 20 else done + 20)
+        end = min([end] + [s for s in checked if done < s])
+        if done in checked:
+            end = done + 1
+        chunk = schedule[done:end]
+        batches = [(scale_pixels(x_train[idx]), one_hot(y_train[idx], 10, np.float32))
+                   for _, _, idx in chunk]
+        if done in checked:
+            reported = read_weights(layers, sizes, "during training")
+            start = draw_probe(sizes, probe_rng) if done in probed else reported
+            write_weights(layers, start)
+            run(chunk, batches)
+            trained = check_sgd_step(start, layers, sizes, batches[0], cfg["lr"])
+            if done in probed:
+                write_weights(layers, reported)
+                run(chunk, batches)
+        else:
+            run(chunk, batches)
         done = end
         if done in (5, 20) or done % 100 == 0 or done == total:
             projected = spent / done * cfg.get("project_to", total)
@@ -1043,8 +1088,7 @@ def check_mnist_accuracy(train_step, LinearLayer, **overrides: Any) -> float:
                     f"{projected:.0f} s (budget {cfg['time_budget_s']:.0f} s). Use whole-batch "
                     "matrix products, not a Python loop over the examples.",
                     mistake="training_too_slow")
-    weights = read_weights(layers, sizes, "after training")
-    acc = float(np.mean(predict_with_weights(weights, x_test) == y_test))
+    acc = float(np.mean(predict_with_weights(trained, x_test) == y_test))
     if not acc >= cfg["threshold"]:
         raise CheckFailed(
             "MNIST test accuracy after training is below the required minimum: the network does "
@@ -1055,10 +1099,22 @@ def check_mnist_accuracy(train_step, LinearLayer, **overrides: Any) -> float:
     return acc
 
 
-def check_sgd_step(before, layers, sizes, batch, lr: float) -> None:
-    """The step just taken was SGD with backprop gradients from the weights ``before`` it."""
+def draw_probe(sizes: Sequence[int], rng: np.random.Generator) -> list:
+    """Weights the check chooses for a probed step: He-scaled W, non-zero b."""
+    return [(rng.normal(0, np.sqrt(2 / n_in), size=(n_in, n_out)), rng.normal(0, 0.1, size=n_out))
+            for n_in, n_out in zip(sizes[:-1], sizes[1:])]
+
+
+def write_weights(layers: Sequence[Any], weights: Sequence[tuple]) -> None:
+    for layer, (W, b) in zip(layers, weights):
+        layer.W, layer.b = np.array(W), np.array(b)
+
+
+def check_sgd_step(before, layers, sizes, batch, lr: float) -> list:
+    """The step just taken was SGD with backprop gradients from the weights ``before`` it
+    (written into the layers by the check); returns the check's own updated weights."""
     x, y = (np.asarray(a, dtype=np.float64) for a in batch)
-    _, _, grads = sgd_reference(before, x, y, "relu", lr)
+    _, updated, grads = sgd_reference(before, x, y, "relu", lr)
     after = read_weights(layers, sizes, "during training")
     why = ("training on MNIST: a step of train_step is not one SGD step with the "
            "backpropagated gradient (W -= lr * dW for every layer, dW from the weights before "
@@ -1071,6 +1127,7 @@ def check_sgd_step(before, layers, sizes, batch, lr: float) -> None:
                 raise CheckFailed(why + f"\n  layers[{k}]: relative error of the update "
                                   f"{relative_error(moved, want):.2g}",
                                   mistake="not_backprop_update")
+    return updated
 
 
 def check_mnist_speed(train_step, LinearLayer) -> float:

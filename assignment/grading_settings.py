@@ -11,7 +11,7 @@ MNIST_GRADING = {
     "seed": 0,
     "threshold": 0.90,      # the reference: 92.7-93.6 % over 24 seeds (tools/mnist_threshold.py)
     "time_budget_s": 60.0,  # the reference needs about 1 s
-    "checked_steps": 4,     # steps (the first and three drawn by the check) verified as SGD
+    "checked_steps": 4,     # steps verified as SGD: the first, the last and two drawn
 }
 
 # The quick public MNIST check: a small slice, one epoch. Its accuracy depends much more on
