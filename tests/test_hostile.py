@@ -32,6 +32,9 @@ import hostile
 from hostile import ALL, BAD_INPUTS, DECEPTIONS, TAMPERING, bad_inputs, tampering
 from hostile.gradescope import gradescope_problems
 
+sys.path.insert(0, str(ROOT / "autograder"))
+from gradekit.sandbox import HIDDEN_STOPPED  # noqa: E402
+
 # A cell gets 6 s: a C-stack overflow takes up to 3 s to kill its sandboxed worker under load.
 LIMITS = {"BACKPROP_CELL_SECONDS": "6", "BACKPROP_CALL_SECONDS": "2",
           "BACKPROP_GRACE_SECONDS": "1", "BACKPROP_CASE_SECONDS": "60",
@@ -235,9 +238,50 @@ def test_hidden_feedback_is_the_test_authors_fixed_text(graded, source_dir):
                  if line.startswith("hidden test") and "FAILED" in line]
         assert shown, f"{name}: no hidden test failed"
         for text in shown:
-            assert text in allowed or text.startswith(("your code stopped the grading process",
-                                                       "your code raised Timeout")), \
+            assert text in allowed or text == HIDDEN_STOPPED, \
                 f"{name}: hidden feedback not written by the test's author: {text!r}"
+
+
+# sigmoid_derivative as in the reference, except on the input of q1's hidden check (seeded
+# with the hidden test's seed): there it exits or hangs, chosen by that input's sign.
+STOP_BY_HIDDEN_INPUT = """
+import os
+import numpy as np
+_reference_sigmoid_derivative = sigmoid_derivative
+_hidden_z = np.random.default_rng({seed}).normal(0, 2, size=(3, 4))
+
+
+def sigmoid_derivative(z):
+    if np.shape(z) == (3, 4) and np.array_equal(z, _hidden_z):
+        if (z[0, 0] > 0) == {exit_if_positive}:
+            os._exit(3)
+        while True:
+            pass
+    return _reference_sigmoid_derivative(z)
+"""
+
+
+def test_how_a_hidden_test_stops_is_not_shown(grade, source_dir, questions):
+    """Exiting or hanging, chosen from a hidden input, shows the student the same text: a
+    hidden test reveals that it did not finish, never which limit or way of stopping."""
+    seed = re.search(r"def test_sigmoid_derivative_hidden\(.*?seed=(\d+)",
+                     (source_dir / "tests" / "q1.py").read_text(), re.S).group(1)
+    notebooks = {f"stops_{choice}.ipynb": hostile.with_cell(
+        solution_notebook(), STOP_BY_HIDDEN_INPUT.format(seed=seed, exit_if_positive=choice))
+        for choice in (True, False)}
+    with environment(LIMITS), ThreadPoolExecutor(max_workers=2) as pool:
+        graded = dict(zip(notebooks, pool.map(lambda item: grade(item[1], item[0]),
+                                              notebooks.items())))
+    exited, hung = sorted(graded.values(), key=lambda r: r["extra_data"]["status"])
+    assert (exited["extra_data"]["status"], hung["extra_data"]["status"]) == \
+        ("crashed", "timeout"), "the hidden input did not choose between exiting and hanging"
+    for results in (exited, hung):
+        lost = {q for q, s in question_scores(results).items() if s < _full(questions)[q]}
+        assert lost == {"q1"}, results["extra_data"]["summary"]
+    assert visible_text(exited) == visible_text(hung), \
+        f"exiting and hanging show different text:\n{visible_text(exited)}\n---\n" \
+        f"{visible_text(hung)}"
+    assert HIDDEN_STOPPED in visible_text(exited), visible_text(exited)
 
 
 @pytest.mark.parametrize("name", [h.name for h in DECEPTIONS])

@@ -82,7 +82,8 @@ class Report:
 
     def problems(self) -> list[str]:
         """Short student-facing lines: the notebook's own cells that failed, then the first
-        test of each question that hit a time limit or stopped the worker (safe text only)."""
+        test of each question that hit a time limit or stopped the worker (for a hidden test,
+        its one fixed sentence)."""
         lines = []
         for cell in self.cells:
             if cell.status != "ok":
@@ -90,8 +91,9 @@ class Report:
                 lines.append(f"cell {cell.number}: {cell.status}: {first}"[:300])
         for name in self.questions:
             stopped = [c for c in self.cases if c.question == name and (c.timed_out or c.crashed)]
-            if stopped:
-                lines.append(shorten(f"{name}: {stopped[0].safe_message}", 300))
+            if stopped:   # a hidden case's safe message is one fixed sentence for any stop
+                shown = stopped[0].safe_message if stopped[0].hidden else stopped[0].message
+                lines.append(shorten(f"{name}: {shown.splitlines()[0]}", 300))
         return lines
 
     def summary(self) -> str:

@@ -45,8 +45,8 @@ WORKER_MODULES = ("__init__.py", "wire.py", "policy.py", "worker.py")
 class StudentError(Exception):
     """Student code raised; ``type_name`` and ``detail`` describe it (``detail`` may hold data).
 
-    ``safe`` is a description without anything student code chose (no message, no exit code):
-    the only thing shown for a hidden test, so no data can leave a hidden test through it.
+    Never shown for a hidden test: there a failure is the test author's fixed text, and a time
+    limit or a stopped worker is ``HIDDEN_STOPPED`` (see ``verify.describe_failure``).
     """
 
     def __init__(self, type_name: str, detail: str, line: str = ""):
@@ -55,11 +55,6 @@ class StudentError(Exception):
         super().__init__(f"your code raised {type_name}{where}: {detail}" if detail
                          else f"your code raised {type_name}{where}")
 
-    @property
-    def safe(self) -> str:
-        name = self.type_name if self.type_name in KNOWN_EXCEPTIONS else "an exception"
-        return f"your code raised {name}"
-
 
 class StudentTimeout(StudentError):
     def __init__(self, seconds: float, what: str = "one call into your code"):
@@ -67,19 +62,16 @@ class StudentTimeout(StudentError):
                                     f"for {what} (an endless loop?)")
         self.seconds = seconds
 
-    @property
-    def safe(self) -> str:
-        return str(self)
-
 
 class WorkerDied(StudentError):
-    def __init__(self, why: str, safe: str = "the process running your code stopped"):
+    def __init__(self, why: str):
         super().__init__("WorkerDied", why)
-        self._safe = f"your code stopped the grading process ({safe})"
 
-    @property
-    def safe(self) -> str:
-        return self._safe
+
+# What a student sees for a hidden test that hit any time limit or stopped the worker in any
+# way: one sentence, so student code cannot signal a hidden input by how it stops.
+HIDDEN_STOPPED = ("this hidden test did not finish: your code hit a time limit or stopped "
+                  "the grading process")
 
 
 # How a call with its own time limit is named in a timeout (checks recognise it).
@@ -262,7 +254,7 @@ class Sandbox:
             raise death from None
         except wire.WireError as exc:
             self.kill()
-            raise WorkerDied(f"it sent a malformed reply ({exc})", "a malformed reply") from None
+            raise WorkerDied(f"it sent a malformed reply ({exc})") from None
         finally:
             self.drain_audit()
         if "error" in header:
@@ -291,33 +283,30 @@ class Sandbox:
         return None
 
     def _death(self, exc: Exception) -> WorkerDied:
-        """Why the worker stopped, for the student (full) and for a hidden test (safe)."""
+        """Why the worker stopped (never shown for a hidden test: ``HIDDEN_STOPPED`` is)."""
         try:
             code = self.proc.wait(timeout=2)
         except subprocess.TimeoutExpired:
-            return WorkerDied(f"the worker stopped answering ({type(exc).__name__})",
-                              "it stopped answering")
+            return WorkerDied(f"the worker stopped answering ({type(exc).__name__})")
         if self.isolation.level == "namespaces" and code > 128:
             code = 128 - code   # bwrap exits with 128 + the signal that killed the worker
         if code == policy.REPORT_CHANNEL_BROKEN:
             self.violations.append({"kind": "tampered with the grader's report channel",
                                     "detail": "the worker's violation reports were blocked"})
             return WorkerDied("it did something not allowed while grading and blocked the "
-                              "grader's reports", "something not allowed while grading")
+                              "grader's reports")
         if code < 0:
             try:
                 sig = signal.Signals(-code).name
             except ValueError:
                 sig = f"signal {-code}"
             if sig == "SIGXCPU":
-                return WorkerDied("it used up its CPU time limit", "the CPU time limit")
+                return WorkerDied("it used up its CPU time limit")
             if sig in ("SIGKILL", "SIGSEGV", "SIGABRT", "SIGBUS"):
                 return WorkerDied(f"the process was killed by {sig}: out of memory "
-                                  f"({memory_limit_text(self.limits)}) or a crash",
-                                  "a crash or running out of memory")
-            return WorkerDied(f"the process was killed by {sig}", "a signal")
-        return WorkerDied(f"the process exited with code {code} (sys.exit or os._exit?)",
-                          "it exited")
+                                  f"({memory_limit_text(self.limits)}) or a crash")
+            return WorkerDied(f"the process was killed by {sig}")
+        return WorkerDied(f"the process exited with code {code} (sys.exit or os._exit?)")
 
     def drain_audit(self) -> None:
         """Collect violation reports from the worker (at most 1 MB per call)."""

@@ -22,7 +22,7 @@ import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
-from .sandbox import Session, StudentError, StudentTimeout, WorkerDied
+from .sandbox import HIDDEN_STOPPED, Session, StudentError, StudentTimeout, WorkerDied
 
 _UNDEFINED = re.compile(r"`([A-Za-z_]\w*)` is not defined")
 _FAILED = {"error": "raised an error", "timeout": "hit its time limit",
@@ -92,13 +92,14 @@ def describe_failure(exc: BaseException, failure_message: str | None, check_fail
                      session: Session | None = None) -> tuple[str, str]:
     """(full message, message safe for a hidden test) for a failing test case.
 
-    The safe message is fixed text: the test author's failure message, or for a time limit
-    or a stopped worker the grader's own sentence. Nothing student code chose (a number, an
-    exception name, a cell or line, which mistake its values match) is in it.
+    The safe message is fixed text: the test author's failure message, or for any time limit
+    or stopped worker the grader's one sentence (``HIDDEN_STOPPED``). Nothing student code
+    chose (a number, an exception name, a cell or line, which limit it hit or how it stopped,
+    which mistake its values match) is in it.
     """
     fallback = failure_message or "this hidden test failed"
     if isinstance(exc, (StudentTimeout, WorkerDied)):
-        return str(exc), exc.safe
+        return str(exc), HIDDEN_STOPPED
     if isinstance(exc, StudentError):
         return str(exc), fallback
     if isinstance(exc, check_failed):

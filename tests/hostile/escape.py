@@ -77,11 +77,19 @@ def fill_many(count, size):
 
 def survivor():
     pid = os.fork()
-    if pid == 0:
-        os.setsid()
-        if os.fork() == 0:
-            time.sleep(600)
-        os._exit(0)
+    if pid == 0:   # never returns into the worker's code (a second worker answering)
+        code = 1
+        try:
+            os.setsid()
+            if os.fork() == 0:
+                time.sleep(600)
+            code = 0
+        finally:
+            os._exit(code)
+    # wait until its child has started the survivor: the fork bomb below must not take
+    # that process's slot under the process-count limit
+    if os.waitpid(pid, 0)[1] != 0:
+        raise ChildProcessError("the survivor could not start")
     return pid
 
 
