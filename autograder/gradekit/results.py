@@ -1,7 +1,7 @@
 """Turn graded test cases into Gradescope's ``results.json``.
 
 Students see, per question: the score, every public test with its full message, and for each
-hidden test only whether it passed and a one-line hint that holds no test data. Instructors
+hidden test only whether it passed and its author's fixed failure message. Instructors
 additionally see (in a hidden entry and in ``extra_data``) the full hidden-test messages, the
 tamper flags and the isolation level student code ran at (``isolation.py``).
 """
@@ -147,9 +147,8 @@ class Report:
                 "output_format": "text", "tags": [], "extra_data": {},
                 "visibility": "after_due_date" if self.after_due_date(name) else "visible",
             })
-        flags = self.flags
         instructor = [f"status: {self.status}"]
-        instructor += [f"FLAG: {f}" for f in flags] or ["no tamper flags"]
+        instructor += [f"FLAG: {f}" for f in self.flags] or ["no tamper flags"]
         instructor += [f"note: {n}" for n in self.notes + self.internal]
         instructor.append(f"isolation: {self.isolation} ({ISOLATION_MEANS.get(self.isolation, '')})"
                           + (f"; stronger levels unavailable: {self.isolation_why}"
@@ -159,7 +158,7 @@ class Report:
                 instructor.append(f"{case.question} {case.name}: {case.message}")
         tests.append({
             "name": "Instructor notes (hidden from students)", "number": str(len(tests) + 1),
-            "score": 0.0, "max_score": 0.0, "status": "failed" if flags else "passed",
+            "score": 0.0, "max_score": 0.0, "status": "failed" if self.flags else "passed",
             "output": "\n".join(instructor), "output_format": "text", "tags": [],
             "visibility": "hidden", "extra_data": {},
         })
@@ -186,7 +185,7 @@ class Report:
             "extra_data": {
                 "status": self.status, "summary": self.summary(), "max_score": self.max_score,
                 "isolation": self.isolation, "isolation_uid": self.isolation_uid,
-                "flags": flags, "internal": self.internal,
+                "flags": self.flags, "internal": self.internal,
                 "notes": self.notes, "error": self.error, "restarts": self.restarts,
                 "questions": {n: self.question_score(n) if self.error is None else 0.0
                               for n in self.questions},

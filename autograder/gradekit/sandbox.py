@@ -10,17 +10,12 @@ Limits (``isolation.Limits``): each request has a soft time limit (an exception 
 code) and a hard one (the worker is killed), shortened to what is left of the test case's and
 the submission's time budgets. A dead or killed worker is restarted by ``Session`` and the
 notebook's cells are replayed, skipping any cell that killed or hung it or ran out of memory.
-During hidden tests (``Session.start_hidden_phase``) nothing student code names -- the type of
-an object or exception, a cell and line -- is reported unless it is from a fixed list or
-checked against the notebook.
 """
 
 from __future__ import annotations
 
-import builtins
 import json
 import os
-import re
 import select
 import shutil
 import signal
@@ -77,21 +72,6 @@ HIDDEN_STOPPED = ("this hidden test did not finish: your code hit a time limit o
 # How a call with its own time limit is named in a timeout (checks recognise it).
 OWN_LIMIT = "a call with its own time limit"
 
-KNOWN_EXCEPTIONS = frozenset(
-    [name for name, value in vars(builtins).items()
-     if isinstance(value, type) and issubclass(value, BaseException)]
-    + ["LinAlgError", "AxisError", "SoftTimeout"])
-
-
-# Types whose names may be shown for hidden tests (a student class could have any name, and
-# its name could spell out what it saw).
-SHOWN_TYPES = frozenset(f"builtins.{t}" for t in (
-    "list", "tuple", "dict", "set", "frozenset", "str", "bytes", "int", "float", "complex",
-    "bool", "NoneType", "generator", "function", "method", "builtin_function_or_method",
-    "type", "module", "range", "map", "filter", "zip", "object")) | frozenset({
-        "numpy.ndarray", "numpy.matrix", "numpy.dtype", "numpy.random._generator.Generator"})
-
-
 class Remote:
     """A student object living in the worker. Attribute and item access go over the wire."""
 
@@ -103,9 +83,7 @@ class Remote:
         object.__setattr__(self, "_type", type_name)
 
     def remote_type_name(self) -> str:
-        """The student object's type name; during hidden tests only a name from a fixed list."""
-        if self._sandbox.hide_names and self._type not in SHOWN_TYPES:
-            return "an object of a class your code defines"
+        """The student object's type name."""
         return self._type.rsplit(".", 1)[-1]
 
     def __call__(self, *args, **kwargs):
@@ -168,10 +146,6 @@ class Sandbox:
         self.isolation, self.limits = isolation, limits
         self.violations: list[dict] = []
         self._audit_rest = b""
-        # During hidden tests: names of student types and exceptions are not shown, and a
-        # reported cell/line must be a real one (``check_line``), so neither can carry data.
-        self.hide_names = False
-        self.check_line = lambda line: line
         req_r, self._req_w = os.pipe()
         self._resp_r, resp_w = os.pipe()
         self._audit_r, audit_w = os.pipe()
@@ -266,9 +240,6 @@ class Sandbox:
                 raise StudentError(kind, f"it ran out of memory ({memory_limit_text(self.limits)})",
                                    str(err.get("line", ""))[:80])
             detail, line = str(err.get("message", ""))[:2000], str(err.get("line", ""))[:80]
-            if self.hide_names:
-                shown = kind if kind in KNOWN_EXCEPTIONS else "an exception"
-                detail, kind, line = f"[{kind}] {detail}", shown, self.check_line(line)
             raise StudentError(kind, detail, line)
         value = header.get("value")
         if isinstance(value, dict) and value.get("$missing") is True:
@@ -391,7 +362,6 @@ class Session:
     violations: list[dict] = field(default_factory=list)
     restarts: int = 0
     _tmp: tempfile.TemporaryDirectory | None = None
-    hidden_phase: bool = False     # set before the hidden tests (see Sandbox.hide_names)
     _total_end: float | None = None
     _case_end: float | None = None
 
@@ -432,8 +402,6 @@ class Session:
         self.sandbox = Sandbox(kit, self.isolation, self.hidden_roots, self.limits, self.warm,
                                self.policy)
         self.sandbox.budget = self.budget
-        self.sandbox.hide_names = self.hidden_phase
-        self.sandbox.check_line = self.safe_where
         self.outcomes = []
         for number, source in self.cells.items():
             if number in self.fatal_cells:
@@ -483,27 +451,11 @@ class Session:
             self.fatal_cells |= fatal
             self.outcomes = outcomes
 
-    def start_hidden_phase(self) -> None:
-        """From now on, nothing student code chooses is reported by name (hidden tests)."""
-        self.hidden_phase = True
-        if self.sandbox is not None:
-            self.sandbox.hide_names = True
-
     def lookup(self, name: str):
         """A student global as a proxy (or plain value); ``None`` when it is not defined."""
         self.ensure_running()
         value = self.sandbox.request({"op": "global", "name": name})
         return None if value is MISSING else value
-
-    def safe_where(self, line: str) -> str:
-        """``line`` ("cell N, line L") if it names a real line of a real cell, else ""."""
-        match = re.fullmatch(r"cell (\d+), line (\d+)", line or "")
-        if not match:
-            return ""
-        cell, row = int(match.group(1)), int(match.group(2))
-        if cell in self.cells and 1 <= row <= self.cells[cell].count("\n") + 1:
-            return line
-        return ""
 
     def collect_violations(self) -> None:
         if self.sandbox is not None:

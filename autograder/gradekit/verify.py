@@ -167,8 +167,6 @@ def run_tests(test_paths: list[Path], session: Session, check_failed: type) -> l
     public = [i for i, (_, case) in enumerate(cases) if not case.hidden]
     hidden = [i for i, (_, case) in enumerate(cases) if case.hidden]
     for i in public + hidden:
-        if i == (hidden or [None])[0]:
-            session.start_hidden_phase()
         test_file, case = cases[i]
         results[i] = _run_case(test_file, case, env, session, check_failed)
     return [results[i] for i in range(len(cases))]
