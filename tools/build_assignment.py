@@ -8,7 +8,8 @@
         -> solutions/backprop_solution.ipynb            (filled-in notebook, hidden)
         -> autograder/autograder.zip                    (Gradescope upload, stable name, with
                                                          setup.sh and the grading lock)
-        -> assignment/backprop-student.zip              (what students download)
+        -> assignment/backprop-student.zip              (what students download: one folder,
+                                                         STUDENT_FOLDER)
 
 Outputs are deterministic: fixed cell ids, sorted zip members with fixed timestamps, so
 ``make`` reproduces them byte for byte and the test suite can prove they are up to date.
@@ -45,6 +46,8 @@ STUDENT_REQUIREMENTS = ROOT / "assignment" / "requirements.txt"
 STUDENT_README = ROOT / "assignment" / "README.md"
 AUTOGRADER_DIR = ROOT / "autograder"
 ZIP_EPOCH = (2020, 1, 1, 0, 0, 0)
+# The student bundle unpacks into this one folder.
+STUDENT_FOLDER = "backprop"
 
 # Generated files (relative to ROOT) that are committed and must match a fresh build.
 COMMITTED_OUTPUTS = [
@@ -80,6 +83,13 @@ def support_files() -> list[str]:
 def support_paths() -> list[Path]:
     return [DATA_FILE if name == DATA_FILE.name else ROOT / "assignment" / name
             for name in support_files()]
+
+
+def public_check_files() -> dict[str, Path | bytes]:
+    """What the public tests import beside the notebook (``from gradekit import checks``)."""
+    files: dict[str, Path | bytes] = {"gradekit/__init__.py": b""}
+    files.update(files_under(AUTOGRADER_DIR / "gradekit" / "checks", "gradekit/checks/"))
+    return files
 
 
 def run(cmd: list[str], **kwargs) -> None:
@@ -236,6 +246,8 @@ def build(out_root: Path) -> dict[str, Path]:
                      "README.md": STUDENT_README}
     student_files.update({f.name: f for f in support_paths()})
     student_files.update(files_under(dist / "student" / "tests", "tests/"))
+    student_files.update(public_check_files())
+    student_files = {f"{STUDENT_FOLDER}/{name}": src for name, src in student_files.items()}
     student_zip = out_root / "assignment" / "backprop-student.zip"
     deterministic_zip(student_zip, student_files)
     outputs["assignment/backprop-student.zip"] = student_zip
