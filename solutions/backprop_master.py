@@ -27,7 +27,6 @@
 # files:
 #   - backprop_support.py
 #   - diagnostics.py
-#   - backprop_maths.py
 #   - mnist.npz
 # autograder_files:
 #   - backprop_reference.py
@@ -59,8 +58,8 @@
 #     python -m pip install -r requirements.txt
 #
 # Then start `jupyter lab backprop.ipynb` (or open the notebook in VS Code). Keep
-# `backprop_support.py`, `diagnostics.py`, `backprop_maths.py`, `mnist.npz` and the `tests/`
-# folder beside the notebook: it imports them.
+# `backprop_support.py`, `diagnostics.py`, `mnist.npz` and the `tests/` folder beside the
+# notebook (with the `gradekit/` folder the tests import): it imports them.
 #
 # ### How you work
 #

@@ -8,9 +8,14 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from backprop_support import relu, sigmoid
+
+from . import reference as ref
 from .calling import call_student, read_attribute
 from .compare import CheckFailed, snapshot
-from .reference import ACTS, forward_with
+
+# the kit's activation functions (what MLP.forward applies)
+ACTIVATIONS = {"relu": relu, "sigmoid": sigmoid}
 
 
 def away_from_zero(rng: np.random.Generator, shape: tuple, margin: float = 0.1,
@@ -56,7 +61,7 @@ def draw_weights(sizes: Sequence[int], activation: str, seed: int, batch: int = 
                     rng.normal(0, 0.5, size=n_out))
                    for n_in, n_out in zip(sizes[:-1], sizes[1:])]
         x = rng.normal(size=(batch, sizes[0]))
-        _, pre = forward_with(weights, x, activation)
+        pre = ref.pre_activations(weights, x, activation)
         if all(np.min(np.abs(p)) > 1e-3 for p in pre):
             return weights, x
     raise RuntimeError("could not draw inputs away from the ReLU kink")  # pragma: no cover
@@ -65,8 +70,8 @@ def draw_weights(sizes: Sequence[int], activation: str, seed: int, batch: int = 
 def forward_layers(model, layers, weights, x, activation: str) -> None:
     """Run every layer's own ``forward`` on the right input, so each keeps it for backward,
     and give the model the kit's pre-activations and activations (as ``MLP.forward`` does)."""
-    _, pre = forward_with(weights, x, activation)
-    acts = [ACTS[activation](z) for z in pre]
+    pre = ref.pre_activations(weights, x, activation)
+    acts = [ACTIVATIONS[activation](z) for z in pre]
     for k, layer in enumerate(layers):
         out = call_student(f"layers[{k}].forward(x) (your LinearLayer.forward)", layer.forward,
                            (x if k == 0 else acts[k - 1]).copy())

@@ -2,26 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any, Sequence  # noqa: F401
+from typing import Sequence
 
 import numpy as np
 
-from backprop_support import one_hot, sigmoid  # noqa: F401
-
-from .calling import call_student, call_within, read_attribute  # noqa: F401
-from .compare import (CheckFailed, assert_close, close_number, expect_array,  # noqa: F401
-                      relative_error,
-                      expect_finite, expect_python_float, require_defined, snapshot,
-                      tolerance_for)
-from .networks import away_from_zero, draw_weights, forward_layers, network, read_weights  # noqa: F401
-from .reference import (ACTS, backprop, backprop_input, backprop_mistakes,  # noqa: F401
-                        eager_update, forward_with, mean_cross_entropy,
-                        sgd_reference, softmax_rows, updated)
-from .settings import (LARGE_LAYER, LARGE_LAYER_SECONDS, LOG_FLOOR_RANGE,  # noqa: F401
-                       MIN_SECONDS_BEFORE_STOP, MNIST_GRADING, MNIST_PUBLIC, TOLERANCES)
-
-
+from . import reference as ref
+from .calling import call_student, call_within, read_attribute
+from .compare import assert_close, expect_array, require_defined, tolerance_for
+from .networks import draw_weights, forward_layers, network
 from .q3_linear import _layer  # noqa: F401
+from .settings import LARGE_LAYER, LARGE_LAYER_SECONDS, TOLERANCES
 
 
 def check_network_backward(network_backward, LinearLayer, activation: str = "relu",
@@ -43,8 +33,8 @@ def check_network_backward(network_backward, LinearLayer, activation: str = "rel
                           (x.shape[0], sizes[1]), "that is the shape of the first hidden "
                           "layer's output: the gradient never went through layers[0].backward "
                           "(does the loop stop before layers[0]?).", "first_layer_skipped")])
-    expected = backprop(weights, x, g, activation)
-    mistakes = backprop_mistakes(weights, x, g, activation)
+    expected = ref.backprop(weights, x, g, activation)
+    mistakes = ref.backprop_mistakes(weights, x, g, activation)
     per_example = [((x.shape[0],), "one entry per example: db must be summed over the batch "
                                    "(the first axis).", "db_wrong_axis")]
     for i in range(len(layers) - 1, -1, -1):
@@ -57,10 +47,11 @@ def check_network_backward(network_backward, LinearLayer, activation: str = "rel
             shape_hints=per_example)
         for name, value, which in (("dW", dW, 0), ("db", db, 1)):
             assert_close(f"layers[{i}].{name}{where}", value, expected[i][which],
-                         tol=max(TOLERANCES["float64"], tolerance_for(value)), show_values=show_values,
+                         tol=max(TOLERANCES["float64"], tolerance_for(value)),
+                         show_values=show_values,
                          wrong_answers=[(d, grads[i][which], m) for d, grads, m in mistakes])
     assert_close(f"the value network_backward returns (dL/dx){where}", dx,
-                 backprop_input(weights, x, g, activation), show_values=show_values,
+                 ref.backprop_input(weights, x, g, activation), show_values=show_values,
                  tol=max(TOLERANCES["float64"], tolerance_for(dx)), mistake="input_gradient_wrong")
 
 
@@ -77,9 +68,10 @@ def check_network_backward_vectorised(network_backward, LinearLayer, seed: int =
     forward_layers(model, layers, weights, x, "relu")
     call_within(LARGE_LAYER_SECONDS, "network_backward(model, grad_logits) for a 1024-1024-10 "
                 "network", network_backward, model, g.copy())
-    expected = backprop(weights, x, g, "relu")
+    expected = ref.large_backprop(weights, x, g, "relu")
     for k, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
         dW = expect_array(f"layers[{k}].dW (1024-1024-10 network)", read_attribute(
             layers[k], "dW", f"layers[{k}].dW", "backward must store self.dW."), (n_in, n_out))
-        assert_close(f"layers[{k}].dW (1024-1024-10 network)", dW, expected[k][0],
-                     tol=max(TOLERANCES["float64"], tolerance_for(dW)), show_values=False)
+        if expected is not None:   # None: the public copy beside the notebook has no answer
+                assert_close(f"layers[{k}].dW (1024-1024-10 network)", dW, expected[k][0],
+                         tol=max(TOLERANCES["float64"], tolerance_for(dW)), show_values=False)

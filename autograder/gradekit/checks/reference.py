@@ -1,5 +1,12 @@
-"""The reference maths: float64, from explicit ``(W, b)`` pairs, independent of any student
-code. Only the grader has it."""
+"""The reference maths: every answer a check compares with, float64, from explicit ``(W, b)``
+pairs, independent of any student code. Only the grader has it.
+
+The public tests beside the student's notebook run the same checks with stored answers in
+place of this module (``stored.py`` records them on the public tests' own inputs). Answers
+in ``NOT_STORED`` are not stored: they depend on the student's own results, or are too large
+for the bundle (a 1024 x 1024 layer); there the stored copy returns None and the check
+applies only what needs no answer (time limits, shapes), as the check's code says.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +16,8 @@ import numpy as np
 
 from backprop_support import sigmoid
 
-
+NOT_STORED = ("large_linear_gradients", "large_backprop", "large_train_step", "loss_of",
+              "sgd_step")
 
 ACTS = {"relu": lambda z: np.maximum(z, 0), "sigmoid": sigmoid}
 
@@ -127,3 +135,108 @@ def sgd_reference(weights, x, y, activation: str, lr: float):
     residual = (softmax_rows(logits) - y) / x.shape[0]
     grads = backprop(weights, x, residual, activation)
     return mean_cross_entropy(logits, y), updated(weights, grads, lr), grads
+
+
+def relu_derivative_answers(z: np.ndarray) -> dict:
+    """The 0/1 mask of z > 0, and what returning ReLU itself or an inverted mask gives."""
+    return {"expected": (z > 0).astype(np.float64), "relu": np.maximum(z, 0),
+            "inverted": (z < 0).astype(np.float64)}
+
+
+def sigmoid_derivative_answers(z: np.ndarray) -> dict:
+    """s(1 - s) for s = sigmoid(z), and what typical mistakes give."""
+    s = sigmoid(z)
+    t = sigmoid(s)
+    return {"expected": s * (1 - s), "sigmoid": s, "on_z": z * (1 - z), "twice": t * (1 - t)}
+
+
+def cross_entropy_answers(probs: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """(mean over the batch, sum over the batch) of -sum(y * log(probs))."""
+    per_row = np.sum(y * np.log(probs), axis=1)
+    return float(-np.mean(per_row)), float(-np.sum(per_row))
+
+
+def cross_entropy_range(probs: np.ndarray, y: np.ndarray, floors) -> tuple[float, float]:
+    """(lowest, highest) mean cross-entropy over the allowed log floors ``floors``."""
+    values = [float(-np.mean(np.sum(y * np.log(np.maximum(probs, floor)), axis=1)))
+              for floor in floors]
+    return min(values), max(values)
+
+
+def linear_forward(x: np.ndarray, W: np.ndarray, b: np.ndarray) -> dict:
+    return {"expected": x @ W + b, "no_bias": x @ W}
+
+
+def linear_gradients(W: np.ndarray, x: np.ndarray, g: np.ndarray) -> dict:
+    """dX, dW, db of a linear layer for ``g = dL/d(output)``, and what typical mistakes give
+    (an empty array where a mistake is indistinguishable by shape alone)."""
+    n_batch, n_in = x.shape
+    n_out = g.shape[1]
+    square = n_in == n_out
+    none = np.zeros(0)
+    return {"dx": g @ W.T, "dW": x.T @ g, "db": g.sum(axis=0),
+            "dx_reshape": g @ W.reshape(n_out, n_in), "dx_not_transposed": g @ W if square else none,
+            "dw_mean": x.T @ g / n_batch, "dw_reshape": (g.T @ x).reshape(n_in, n_out),
+            "dw_transposed": g.T @ x if square else none, "db_mean": g.mean(axis=0)}
+
+
+large_linear_gradients = linear_gradients
+
+
+def pre_activations(weights, x: np.ndarray, activation: str) -> list:
+    """The pre-activation of every hidden layer."""
+    return forward_with(weights, x, activation)[1]
+
+
+large_backprop = backprop
+
+
+def train_step_answers(weights, x: np.ndarray, y: np.ndarray, activation: str, lr: float):
+    """(loss before, updated weights, loss after, [(description, weights, mistake id)]) of one
+    SGD step, with what typical mistakes of train_step give."""
+    n_batch = x.shape[0]
+    loss, expected, grads = sgd_reference(weights, x, y, activation, lr)
+    after = mean_cross_entropy(forward_with(expected, x, activation)[0], y)
+    probs = softmax_rows(forward_with(weights, x, activation)[0])
+    residual = (probs - y) / n_batch
+    mistakes = [
+        ("moving uphill (+ lr * gradient: wrong sign)", updated(weights, grads, -lr),
+         "update_wrong_sign"),
+        ("not updating the parameters at all", [(W, b) for W, b in weights], "not_updated"),
+        ("not dividing probs - y by the batch size", updated(weights, grads, lr, n_batch),
+         "no_batch_divide"),
+        ("dividing by the batch size twice", updated(weights, grads, lr, 1 / n_batch),
+         "batch_divide_twice"),
+        ("backpropagating probs instead of probs - y",
+         updated(weights, backprop(weights, x, probs / n_batch, activation), lr),
+         "probs_instead_of_residual"),
+        ("updating a layer before the gradient for the layers below is computed from its W",
+         eager_update(weights, x, residual, activation, lr), "update_before_all_gradients"),
+    ] + [(description, updated(weights, wrong, lr), mistake)
+         for description, wrong, mistake in backprop_mistakes(weights, x, residual, activation)]
+    return loss, expected, after, mistakes
+
+
+def large_train_step(weights, x: np.ndarray, y: np.ndarray, lr: float):
+    """(loss before, updated weights, loss after) of one SGD step of a ReLU network."""
+    loss, expected, _ = sgd_reference(weights, x, y, "relu", lr)
+    return loss, expected, mean_cross_entropy(forward_with(expected, x, "relu")[0], y)
+
+
+def sgd_trajectory(weights, x: np.ndarray, y: np.ndarray, lr: float, steps: int):
+    """(loss before, weights after ``steps`` SGD steps, loss after them), ReLU network."""
+    replay = weights
+    for _ in range(steps):
+        replay = sgd_reference(replay, x, y, "relu", lr)[1]
+    return loss_of(weights, x, y), replay, loss_of(replay, x, y)
+
+
+def loss_of(weights, x: np.ndarray, y: np.ndarray) -> float:
+    """Mean cross-entropy of a ReLU network with these weights."""
+    return mean_cross_entropy(forward_with(weights, x, "relu")[0], y)
+
+
+def sgd_step(before, x: np.ndarray, y: np.ndarray, lr: float):
+    """(updated weights, gradients) of one SGD step of a ReLU network from ``before``."""
+    _, new, grads = sgd_reference(before, x, y, "relu", lr)
+    return new, grads
