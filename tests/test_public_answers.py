@@ -6,6 +6,10 @@ as ``grader.check`` runs them: in the unpacked student bundle (nothing of the gr
 importable) and with the grader's ``gradekit.checks`` from the autograder zip (recomputing
 every answer). The same cases must fail, and a bug whose words the grader's public messages
 hold must be named by the student's copy too.
+
+Question 6's quick MNIST check is left out: by design the public copy checks its speed and
+accuracy only (the grader also verifies chosen steps against its own SGD step, an answer
+that depends on the student's weights and is never stored).
 """
 
 from __future__ import annotations
@@ -30,7 +34,8 @@ import importlib.util, json, sys
 from pathlib import Path
 tests, modules = Path(sys.argv[1]), Path(sys.argv[2])
 from otter.test_files import ExceptionTestFile
-files = [ExceptionTestFile.from_file(str(p)) for p in sorted(tests.glob("q*.py"))]
+files = [ExceptionTestFile.from_file(str(p)) for p in sorted(tests.glob("q*.py"))
+         if p.stem != "q6"]
 out = {}
 for path in sorted(modules.glob("*.py")):
     spec = importlib.util.spec_from_file_location(path.stem, path)
@@ -53,13 +58,17 @@ print(json.dumps(out))
 THREADS = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
-def run(tests, modules, path: list, cwd) -> dict:
+def start(tests, modules, path: list, cwd) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     env.update(THREADS, PYTHONPATH=os.pathsep.join(str(p) for p in path))
-    proc = subprocess.run([sys.executable, "-c", RUNNER, str(tests), str(modules)], cwd=cwd,
-                          env=env, capture_output=True, text=True, timeout=1800)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return subprocess.Popen([sys.executable, "-c", RUNNER, str(tests), str(modules)], cwd=cwd,
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def result(proc: subprocess.Popen) -> dict:
+    out, err = proc.communicate(timeout=1800)
+    assert proc.returncode == 0, err[-3000:]
+    return json.loads(out.strip().splitlines()[-1])
 
 
 @pytest.fixture(scope="module")
@@ -74,10 +83,10 @@ def both_ways(source_dir, tmp_path_factory):
         nb_path = tmp / f"{entry.name}.ipynb"
         nbformat.write(notebook_for(entry), nb_path)
         (modules / f"{entry.name}.py").write_text(build_assignment.reference_module(nb_path))
-    student = run(bundle / "tests", modules, [bundle], bundle)
-    grader = run(bundle / "tests", modules, [source_dir, source_dir / "files"],
-                 source_dir / "files")
-    return student, grader
+    student = start(bundle / "tests", modules, [bundle], bundle)
+    grader = start(bundle / "tests", modules, [source_dir, source_dir / "files"],
+                   source_dir / "files")
+    return result(student), result(grader)
 
 
 def failed(results: dict) -> set[str]:
