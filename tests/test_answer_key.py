@@ -97,7 +97,8 @@ for name in modules:
         failed_imports[name] = f"{type(exc).__name__}: {exc}"
         continue
     for obj in list(vars(module).values()):
-        fns = [obj] + ([v for v in vars(obj).values() if callable(v)] if inspect.isclass(obj) else [])
+        fns = [obj] + ([v for v in vars(obj).values() if callable(v)]
+                       if inspect.isclass(obj) else [])
         for fn in fns:
             if not callable(fn):
                 continue
