@@ -160,7 +160,7 @@ CHECKLIST_BUGS = [
     ("cross_entropy_sign", "2. the loss at initialisation", "sign is flipped"),
     ("log_of_zero", "2. the loss at initialisation", "log(0)"),
     ("dw_transposed", "3. gradient shapes", "It is transposed"),
-    ("db_mean_over_batch", "4. LinearLayer.backward", "db disagree"),
+    ("db_mean_over_batch", "4. LinearLayer.backward", "db does not agree"),
     ("gradients_accumulated", "4. LinearLayer.backward", "accumulated with +="),
     ("update_inside_backward", "4. LinearLayer.backward", "backward changed W or b"),
     ("relu_mask_missing", "5. the derivative", "never multiplied in"),
