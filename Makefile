@@ -47,6 +47,8 @@ lock: | $(VENV)/.installed
 	$(UV_COMPILE) requirements/grading.in --excludes requirements/not-imported.txt \
 		-o requirements/grading.txt
 	$(UV_COMPILE) requirements/dev.in --constraints requirements/grading.txt -o requirements/dev.txt
+	$(UV_COMPILE) requirements/student.in --excludes requirements/student-not-imported.txt \
+		--constraints requirements/grading.txt -o assignment/requirements.txt
 
 setup: $(VENV)/.installed
 

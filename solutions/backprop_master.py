@@ -55,7 +55,7 @@
 # environment: `README.md` gives the commands to create and activate one on each system; Google
 # Colab is not supported):
 #
-#     python -m pip install -r requirements.txt
+#     python -m pip install -r requirements.txt --no-deps
 #
 # Then start `jupyter lab backprop.ipynb` (or open the notebook in VS Code). Keep
 # `backprop_support.py`, `diagnostics.py`, `mnist.npz` and the `tests/` folder beside the
