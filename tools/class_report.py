@@ -249,33 +249,35 @@ def copydetect_similarity(a: _Positions, b: _Positions, k: int = NOISE_CHARS,
 
 
 def _pool_map(func, items: list, jobs: int, failed) -> list:
-    """``map(func, items)`` over ``jobs`` forked processes with limited memory, in order. An
-    item whose worker died (killed, out of memory) gets ``failed`` instead of hanging the
-    report: its chunk is retried one item at a time in a fresh pool, once."""
+    """``map(func, items)`` over ``jobs`` forked processes with limited memory, in order. A
+    worker that dies (killed, out of memory) never hangs the report: the items its pool had not
+    finished are retried one by one, each in a fresh process, and one whose process dies again
+    gets ``failed``."""
     if not items:
         return []
     chunk = max(1, len(items) // (max(jobs, 1) * 8))
-    out: list = [None] * len(items)
-    todo = [list(range(i, min(i + chunk, len(items)))) for i in range(0, len(items), chunk)]
-    for attempt in range(2):
-        broken = []
-        with ProcessPoolExecutor(max(jobs, 1), mp_context=multiprocessing.get_context("fork"),
-                                 initializer=_limit_memory) as pool:
-            futures = [(part, pool.submit(_map_part, func, [items[i] for i in part]))
-                       for part in todo]
-            for part, future in futures:
-                try:
-                    for i, value in zip(part, future.result()):
-                        out[i] = value
-                except BrokenProcessPool:
-                    broken.append(part)
-        todo = [[i] for part in broken for i in part]
-        if not todo:
-            break
-    for part in todo:
-        for i in part:
-            out[i] = failed
+    parts = [list(range(i, min(i + chunk, len(items)))) for i in range(0, len(items), chunk)]
+    out: list = [failed] * len(items)
+    retry = _run_parts(func, items, parts, jobs, out)
+    for i in retry:
+        _run_parts(func, items, [[i]], 1, out)
     return out
+
+
+def _run_parts(func, items: list, parts: list[list[int]], jobs: int, out: list) -> list[int]:
+    """Run ``parts`` in one pool, filling ``out``; return the items of parts that broke."""
+    broken = []
+    with ProcessPoolExecutor(max(jobs, 1), mp_context=multiprocessing.get_context("fork"),
+                             initializer=_limit_memory) as pool:
+        futures = [(part, pool.submit(_map_part, func, [items[i] for i in part]))
+                   for part in parts]
+        for part, future in futures:
+            try:
+                for i, value in zip(part, future.result()):
+                    out[i] = value
+            except BrokenProcessPool:
+                broken += part
+    return broken
 
 
 def _map_part(func, part: list) -> list:

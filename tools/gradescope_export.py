@@ -10,17 +10,21 @@ member's size and compression ratio and the total are checked against the centra
 (zipfile stops reading at the declared size and checks the CRC, so a lying header is an
 error), links in the zip are never created, and a member over a bound is not unpacked: its
 submission becomes a row saying why (``problems``). The metadata is read with PyYAML's safe
-loader refusing aliases (``NoAliasLoader``: no alias bomb), after a size check.
+loader refusing aliases (``NoAliasLoader``: no alias bomb), after a size check; metadata that
+cannot be read is reported and the folders are graded without names.
 """
 
 from __future__ import annotations
 
 import shutil
 import stat
+import sys
 import zipfile
 from pathlib import Path, PurePosixPath
 
 import yaml
+
+from safe_text import printable
 
 METADATA = "submission_metadata.yml"
 MAX_EXPORT_BYTES = 4 * 2**30      # all members together, as declared
@@ -78,11 +82,11 @@ def unpack(zip_path: Path, into: Path) -> dict[str, str]:
             if m.is_dir():
                 target.mkdir(parents=True, exist_ok=True)
                 continue
+            target.parent.mkdir(parents=True, exist_ok=True)
             problem = _member_problem(m)
             if problem:
                 refused[m.filename] = problem
                 continue
-            target.parent.mkdir(parents=True, exist_ok=True)
             with zf.open(m) as src, open(target, "xb") as dst:
                 shutil.copyfileobj(src, dst, 2**20)
     return refused
@@ -138,11 +142,19 @@ def entries(path: Path, workdir: Path
     elif not path.is_dir():
         raise ExportError(f"{path} is neither a folder nor a zip")
     root = export_root(path)
-    if root is None:
-        found = sorted(p for p in path.iterdir() if not p.name.startswith("."))
+    metadata = None
+    if root is not None:
+        try:
+            metadata = read_metadata(root / METADATA)
+        except ExportError as err:   # grade the folders anyway, without names
+            print(f"warning: {printable(str(err))}; students' names are not shown",
+                  file=sys.stderr)
+            path = root
+    if metadata is None:
+        found = sorted(p for p in path.iterdir() if not p.name.startswith(".")
+                       and p.name != METADATA)
         students: dict[str, list[str]] = {}
     else:
-        metadata = read_metadata(root / METADATA)
         keys = {str(k) for k in metadata}
         found = sorted(p for p in root.iterdir() if p.name in keys)
         students = {p.name: submitters(metadata, p.name) for p in found}

@@ -124,10 +124,7 @@ def notebook_from_zip(zip_path: Path) -> Path:
             target = zip_path.parent / "_unzipped_submission.ipynb"
             # zipfile stops at the declared size and checks the CRC: a lying header is an error
             with zf.open(info) as src:
-                data = src.read(MAX_SUBMISSION_BYTES + 1)
-            if len(data) > MAX_SUBMISSION_BYTES:
-                raise SubmissionError("the notebook inside the zip is larger than 100 MB")
-            target.write_bytes(data)
+                target.write_bytes(src.read(info.file_size))
             return target
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, RuntimeError,
             NotImplementedError) as exc:
@@ -164,7 +161,7 @@ def load(path: Path) -> Submission:
         raise SubmissionError(f"{path.name} is {size / 2**20:.0f} MB; clear the outputs "
                               "(Kernel > Restart & Clear Output), save and upload again")
     with path.open("rb") as fh:
-        raw = fh.read(MAX_SUBMISSION_BYTES + 1)
+        raw = fh.read(size)   # what stat measured: a file that grows meanwhile is cut
     not_json = SubmissionError(f"{path.name} is not a Jupyter notebook (it is not valid "
                                "notebook JSON); upload the .ipynb file itself")
     values, depth = json_shape(raw)
