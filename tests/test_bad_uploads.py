@@ -45,7 +45,7 @@ LIMITS = {"BACKPROP_CELL_SECONDS": "20", "BACKPROP_CALL_SECONDS": "5",
           "BACKPROP_GRACE_SECONDS": "1", "BACKPROP_TOTAL_SECONDS": "240",
           "BACKPROP_GRADING_MEMORY_MB": "1024"}
 GRADING_BOUND_MB = 1024     # a grading's cgroup (BACKPROP_GRADING_MEMORY_MB above)
-READING_BOUND_MB = 400      # a grading whose upload is refused while it is read
+READING_BOUND_MB = 512      # a refused upload of up to 100 MB: about 4x its size (page cache too)
 BATCH_BOUND_MB = 1200       # resident memory of the driver or any one process it waited for
 ESC = "\x1b[2J\x1b]0;pwned\x07"
 SCRIPT = "<script>alert(1)</script>"
@@ -140,7 +140,7 @@ def build_folder(folder: Path) -> dict[str, dict]:
     expect["pipe.ipynb"] = {"score": 0, "status": "error", "message": "not a regular file"}
     bad_name = os.fsdecode(b"bad\xff\xfename" + ESC.encode() + b".ipynb")
     add(bad_name, blank, score=0, shown="bad\\xff\\xfename\\x1b[2J\\x1b]0;pwned\\x07.ipynb")
-    add('=HYPERLINK("http://example.com","x").ipynb', blank, score=0)
+    add('=HYPERLINK("https:example.com","x").ipynb', blank, score=0)
     add("+cmd|' -C calc'!A0.ipynb", blank, score=0)
     add("forged\n0,100,ok\r.ipynb", blank, score=0)
     # untrusted bytes read with bounded cost
