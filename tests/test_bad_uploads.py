@@ -491,3 +491,28 @@ def test_unused_helpers_do_not_dilute_the_graded_code():
     code = class_report.graded_code(cells, {"relu_derivative", "LinearLayer"})
     assert "helper" in code and "scale" in code and "unused" not in code
     assert "Doc." not in code and "why" not in code
+
+
+# -- the same uploads through Gradescope's entry point ----------------------------------------
+
+@pytest.mark.parametrize("upload", ["empty_objects.ipynb", "bomb.zip"])
+def test_gradescope_entry_point_reads_oversized_json_at_bounded_cost(tmp_path, upload):
+    """``run_autograder`` as Gradescope runs it, its Python timed by ``/usr/bin/time -v``:
+    refused with a message, every process of the grading within ``READING_BOUND_MB``."""
+    from test_gradescope_contract import run_like_gradescope
+    if upload.endswith(".zip"):
+        _zip(tmp_path / upload, [("backprop.ipynb", _empty_objects_notebook(99))])
+        content = (tmp_path / upload).read_bytes()
+    else:
+        content = _empty_objects_notebook(10)
+    log = tmp_path / "time.log"
+    python = tmp_path / "timed-python"
+    python.write_text(f"#!/bin/sh\nexec /usr/bin/time -a -o {log} -v {sys.executable} \"$@\"\n")
+    python.chmod(0o755)
+    results, _, _ = run_like_gradescope(tmp_path, upload, content, python=str(python))
+    peaks = [int(k) // 1024 for k in re.findall(r"Maximum resident set size \(kbytes\): (\d+)",
+                                                 log.read_text())]
+    print(f"\n{upload}: score {results['score']}, peak resident memory {max(peaks)} MB")
+    assert results["score"] == 0 and results["extra_data"]["status"] == "error"
+    assert "JSON values" in results["output"], results["output"]
+    assert peaks and max(peaks) < READING_BOUND_MB, peaks

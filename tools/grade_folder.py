@@ -27,7 +27,7 @@ that crashed or was stopped. Each grading runs in a memory cgroup of its own and
 process (``grading_group.py``). Names and messages are escaped in every output (``safe_text``).
 
 Usage: python tools/grade_folder.py SUBMISSIONS|EXPORT.zip [--out results] [--jobs 2]
-       [--allow-no-isolation]
+       [--compare-with FILE ...] [--allow-no-isolation]
 """
 
 from __future__ import annotations
@@ -288,6 +288,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "results")
     parser.add_argument("--zip", type=Path, default=DEFAULT_ZIP)
     parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--compare-with", type=Path, action="append", default=[],
+                        help="a notebook or .py file the class report compares every "
+                             "submission with (e.g. last year's leaked solution); repeatable")
     parser.add_argument("--allow-no-isolation", action="store_true",
                         help="grade even where student code cannot be isolated from this "
                              "machine (it then runs with your user's rights)")
@@ -357,7 +360,8 @@ def main(argv: list[str] | None = None) -> int:
     elapsed = time.perf_counter() - start
     print(f"\n{len(rows)} graded in {elapsed:.1f} s; results in {printable(str(args.out))}/ "
           "(grades.csv, one .json per submission)")
-    print("\n".join(class_report.write_or_explain(args.out, questions)))
+    print("\n".join(class_report.write_or_explain(args.out, questions,
+                                                  compare_with=args.compare_with)))
     unpacked.cleanup()
     return 0
 
