@@ -516,3 +516,22 @@ def test_gradescope_entry_point_reads_oversized_json_at_bounded_cost(tmp_path, u
     assert results["score"] == 0 and results["extra_data"]["status"] == "error"
     assert "JSON values" in results["output"], results["output"]
     assert peaks and max(peaks) < READING_BOUND_MB, peaks
+
+
+def test_a_listed_file_and_the_reference_are_compared_as_the_answer_key(tmp_path):
+    """A submission holding last year's leaked solution (a listed .py file) plus more code is
+    listed against it; an unrelated independent solution is not."""
+    reference_cells = class_report.code_cells(json.loads(SOLUTION_NB.read_text()))
+    leak = tmp_path / "leak.py"
+    leak.write_text("\n\n".join(reference_cells))
+    extra = "".join(f"\n\ndef more_{k}(x):\n    return train_step(x, x, x, {k})\n"
+                    for k in range(5))
+    copied = tmp_path / "copied.code.json"
+    copied.write_text(json.dumps({"cells": {"1": "\n\n".join(reference_cells) + extra}}))
+    original = tmp_path / "original.ipynb"
+    _write(synthetic_class()[0][ORIGINAL], original)
+    _, pairs, left_out = class_report.similarity(
+        {"copied": copied, "original": original}, references={"leak": leak})
+    keyed = {(p["a"], p["b"]) for p in pairs if p["answer_key"]}
+    assert ("copied", "[leak]") in keyed and not any(a == "original" for a, _ in keyed), pairs
+    assert left_out == {}, left_out
