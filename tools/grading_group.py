@@ -156,24 +156,26 @@ class Batch:
         if self.dir is not None:
             self.watchdog = subprocess.Popen(
                 [sys.executable, __file__, "watch", str(self.version), str(self.dir)],
-                stdin=subprocess.PIPE, start_new_session=True, close_fds=True)
+                stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                start_new_session=True, close_fds=True)
 
     def group(self, n: int) -> Group | None:
         """A new cgroup for grading number ``n`` (None where cgroups are unavailable)."""
         if self.dir is None:
             return None
         path = self.dir / f"g{n}"
-        path.mkdir()
-        limit = str(self.limit_bytes)
-        if self.version == 2:
-            (path / "memory.max").write_text(limit)
-            for name, value in (("memory.swap.max", "0"), ("memory.oom.group", "1")):
+        limits = {"memory.max": self.limit_bytes, "memory.swap.max": 0,
+                  "memory.oom.group": 1} if self.version == 2 else \
+            {"memory.limit_in_bytes": self.limit_bytes,
+             "memory.memsw.limit_in_bytes": self.limit_bytes}
+        try:
+            path.mkdir()
+            for name, value in limits.items():
                 if (path / name).exists():
-                    (path / name).write_text(value)
-        else:
-            (path / "memory.limit_in_bytes").write_text(limit)
-            if (path / "memory.memsw.limit_in_bytes").exists():
-                (path / "memory.memsw.limit_in_bytes").write_text(limit)
+                    (path / name).write_text(str(value))
+        except OSError:
+            kill_group(path, self.version)
+            raise
         return Group(path, self.version)
 
     def command(self, cmd: list[str], group: Group | None) -> list[str]:
