@@ -13,7 +13,6 @@ The bounds themselves are set in ``wire.py``, ``submission.py``, ``gradescope_ex
 from __future__ import annotations
 
 import csv
-import io
 import json
 import os
 import re
@@ -146,9 +145,7 @@ def build_folder(folder: Path) -> dict[str, dict]:
     # untrusted bytes read with bounded cost
     add("empty_objects.ipynb", _empty_objects_notebook(10), score=0, status="error",
         message="JSON values", bound=READING_BOUND_MB)
-    bomb = io.BytesIO()
     _zip(folder / "bomb.zip", [("backprop.ipynb", _empty_objects_notebook(99))])
-    del bomb
     expect["bomb.zip"] = {"score": 0, "status": "error", "message": "JSON values",
                           "bound": READING_BOUND_MB}
     add("frame_amplification.ipynb", replaced(
@@ -176,13 +173,13 @@ def build_folder(folder: Path) -> dict[str, dict]:
     return expect
 
 
-def run_batch(folder: Path, out: Path, extra: list[str] = ()) -> tuple[subprocess.
-                                                                        CompletedProcess, int]:
+def run_batch(folder: Path, out: Path) -> tuple[subprocess.CompletedProcess, int]:
     """Grade ``folder`` with grade_folder.py; (the process, its peak resident memory in MB)."""
+    timed = ["/usr/bin/time", "-v"] if Path("/usr/bin/time").exists() else []
     proc = subprocess.run(
-        ["/usr/bin/time", "-v", sys.executable, str(ROOT / "tools" / "grade_folder.py"),
-         str(folder), "--out", str(out), "--zip", str(grade_folder.DEFAULT_ZIP), "--jobs", "2",
-         *extra], capture_output=True, timeout=1500, env={**os.environ, **LIMITS})
+        [*timed, sys.executable, str(ROOT / "tools" / "grade_folder.py"),
+         str(folder), "--out", str(out), "--zip", str(grade_folder.DEFAULT_ZIP), "--jobs", "2"],
+        capture_output=True, timeout=1500, env={**os.environ, **LIMITS})
     peak = re.search(rb"Maximum resident set size \(kbytes\): (\d+)", proc.stderr)
     return proc, int(peak.group(1)) // 1024 if peak else -1
 
@@ -235,7 +232,9 @@ def test_batch_completes_with_one_row_per_entry(batch):
 
 def test_memory_stays_bounded(batch):
     rows = read_rows(batch["out"])
-    assert 0 < batch["peak_mb"] < BATCH_BOUND_MB, batch["peak_mb"]
+    if batch["peak_mb"] < 0:
+        pytest.skip("/usr/bin/time is not installed (Debian: apt-get install time)")
+    assert batch["peak_mb"] < BATCH_BOUND_MB, batch["peak_mb"]
     if os.geteuid() == 0 and grading_group._memory_base():
         for name, what in batch["expect"].items():
             row = _row(rows, name)
@@ -308,7 +307,7 @@ def test_export_with_broken_parts_is_graded_row_by_row(tmp_path):
     assert SCRIPT not in page and "\x1b" not in page
     attention = (tmp_path / "results" / "report-attention.csv").read_text()
     assert "\n+cmd" not in attention and ",+cmd" not in attention and "\x1b" not in attention
-    assert peak_mb < BATCH_BOUND_MB, peak_mb
+    assert peak_mb < BATCH_BOUND_MB or peak_mb == -1, peak_mb
 
 
 def test_metadata_alias_bomb_is_refused_quickly(tmp_path):
@@ -495,6 +494,7 @@ def test_unused_helpers_do_not_dilute_the_graded_code():
 
 # -- the same uploads through Gradescope's entry point ----------------------------------------
 
+@pytest.mark.skipif(not Path("/usr/bin/time").exists(), reason="/usr/bin/time is not installed")
 @pytest.mark.parametrize("upload", ["empty_objects.ipynb", "bomb.zip"])
 def test_gradescope_entry_point_reads_oversized_json_at_bounded_cost(tmp_path, upload):
     """``run_autograder`` as Gradescope runs it, its Python timed by ``/usr/bin/time -v``:
