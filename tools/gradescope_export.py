@@ -123,7 +123,8 @@ def read_metadata(path: Path) -> dict:
     try:
         metadata = yaml.load(path.read_text(encoding="utf-8"), Loader=NoAliasLoader) or {}
     except (yaml.YAMLError, UnicodeDecodeError, RecursionError) as err:
-        raise ExportError(f"{path} is not readable YAML: {' '.join(str(err).split())[:300]}") from None
+        why = " ".join(str(err).split())[:300]
+        raise ExportError(f"{path} is not readable YAML: {why}") from None
     if not isinstance(metadata, dict):
         raise ExportError(f"{path} does not map submission folders to submitters")
     return metadata
