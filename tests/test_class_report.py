@@ -118,10 +118,11 @@ def test_grades_csv_and_terminal_summary(graded_class):
         rows = {r["file"]: r for r in csv.DictReader(fh)}
     assert "softmax_overflow" in rows[folder["s01"]]["mistakes"].split()
     assert rows[folder["s00"]]["mistakes"] == ""
-    tail = graded_class["stdout"].strip().splitlines()[-7:]
+    tail = graded_class["stdout"].strip().splitlines()[-8:]
     assert tail[0] == "most frequent mistakes:", tail
-    assert "softmax_overflow" in tail[1] and tail[-1].startswith("similar pairs") \
-        and ": 3;" in tail[-1], tail
+    assert "softmax_overflow" in tail[1] and tail[-2].startswith("similar pairs") \
+        and ": 3;" in tail[-2], tail
+    assert tail[-1].startswith("matching the answer key: ") and "left out" in tail[-1], tail
     for name in ("report-scores.csv", "report-tests.csv", "report-mistakes.csv",
                  "report-attention.csv", "report-similarity.csv"):
         assert (out / name).stat().st_size > 20, name
@@ -184,7 +185,7 @@ def test_similarity_ignores_starter_code(tmp_path):
         target.source = target.source.replace("...", line, 1)
         paths[name] = tmp_path / f"{name}.ipynb"
         nbformat.write(nb, paths[name])
-    codes, pairs = class_report.similarity(paths)
+    codes, pairs, _ = class_report.similarity(paths)
     assert "return np.zeros(3)" in codes["a"] and '"""' not in codes["a"]
     assert [(p["a"], p["b"]) for p in pairs] == [("b", "c")], pairs
 
@@ -200,7 +201,7 @@ def test_export_zip_with_a_path_outside_is_refused(tmp_path):
 def test_plain_folder_is_read_as_before(tmp_path):
     for name in ("b.ipynb", "a.ipynb", ".hidden"):
         (tmp_path / name).write_text("{}")
-    entries, students = gradescope_export.entries(tmp_path, tmp_path)
+    entries, students, _ = gradescope_export.entries(tmp_path, tmp_path)
     assert [p.name for p in entries] == ["a.ipynb", "b.ipynb"] and students == {}
 
 

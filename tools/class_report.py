@@ -10,16 +10,24 @@ Writes, next to grades.csv in the results folder:
     report-mistakes.csv    named mistakes, most frequent first, with the submissions showing them
     report-attention.csv   submissions not graded normally (timeout, crash, unreadable) or flagged
     report-similarity.csv  pairs of submissions whose graded code is similar
+    report-answer-key.csv  submissions whose graded code matches the reference solution or a
+                           file the instructor lists (``--compare-with``)
+    report-left-out.csv    submissions the similarity check could not include, with the reason
 
-Similarity is computed on the graded functions only (each cell that defines one: its top-level
-functions and classes, docstrings and comments dropped), with the starter notebook's code removed
-as boilerplate, by copydetect (winnowed fingerprints of the token stream with names replaced, so
-renaming variables or reordering functions does not hide a copy). It is evidence for a person to
-look at, never a grade.
+Similarity works from what the grader graded: the code cells it recorded for each submission
+(``<name>.code.json``, written by the grader from the notebook it chose), never the upload read
+again by other rules, so decoy files, checkpoints, zip member order and padding outside the
+graded code change nothing. Of that code it compares the graded functions and classes and the
+top-level functions and classes they reach by name (unused helpers do not dilute a copy),
+docstrings and comments dropped, the starter notebook's code removed as boilerplate, with
+copydetect (winnowed fingerprints of the token stream with names replaced, so renaming
+variables or reordering functions does not hide a copy). Graded code over
+``MAX_GRADED_CHARS`` is left out and listed with the reason, as is one whose reading killed
+its report worker. It is evidence for a person to look at, never a grade.
 
-Rebuild the report from a results folder (names come from its grades.csv):
+Rebuild the report from a results folder (names and students come from its index.json):
 
-    python tools/class_report.py results [--submissions submissions]
+    python tools/class_report.py results [--compare-with last_year.ipynb ...]
 """
 
 from __future__ import annotations
@@ -32,21 +40,22 @@ import io
 import json
 import multiprocessing
 import os
+import resource
 import statistics
 import sys
-import tempfile
-import zipfile
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from copydetect import CodeFingerprint, compare_files
-from copydetect.utils import highlight_overlap
 
-import gradescope_export
+from safe_text import csv_cell, printable
 
 ROOT = Path(__file__).resolve().parents[1]
 STARTER = ROOT / "assignment" / "backprop.ipynb"
+REFERENCE = ROOT / "solutions" / "backprop_solution.ipynb"
 
 # A pair is listed when the code the two share makes up at least this fraction of *each* one's
 # graded code (copydetect's token coverage, in both directions: a half-finished submission that
@@ -57,14 +66,16 @@ THRESHOLD = 0.75
 NOISE_CHARS = 25        # copydetect's k: shorter matches of the filtered token text are noise
 GUARANTEE_CHARS = 30    # every match this long is found (winnowing window = 30 - 25 + 1)
 MAX_SIDE_BY_SIDE = 60   # side-by-side views in the page (all pairs are in the CSV and JSON)
-MAX_NOTEBOOK_BYTES = 50 * 2**20
+MAX_RECORD_BYTES = 32 * 2**20   # a graded-code record (the grader keeps at most 2 M characters)
+MAX_GRADED_CHARS = 200_000      # graded code compared (the reference's is about 6,000)
+WORKER_MEMORY = 2 * 2**30       # address space of a report worker
 
 
 @dataclass
 class Submission:
     name: str                         # the entry's name in the results (and grades.csv)
     results: dict                     # its results.json
-    path: Path | None = None          # the upload (notebook, zip or folder), for similarity
+    code: Path | None = None          # what the grader graded (<name>.code.json), or a notebook
     students: list[str] = field(default_factory=list)   # from a Gradescope export
 
     @property
@@ -78,26 +89,31 @@ class Submission:
 
 # -- the graded code of a submission -------------------------------------------------------
 
-def notebook_json(path: Path | None) -> dict | None:
-    """The notebook of an upload: a notebook file, a zip holding one, or a folder holding one."""
-    try:
-        if path is None or not path.exists():
-            return None
-        if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.suffix in (".ipynb", ".zip")
-                           and p.is_file() and not p.is_symlink() and "__MACOSX" not in p.parts)
-            found.sort(key=lambda p: p.suffix != ".ipynb")
-            return notebook_json(found[0]) if found else None
-        if zipfile.is_zipfile(path):
-            with zipfile.ZipFile(path) as zf:
-                members = [m for m in zf.infolist() if m.filename.endswith(".ipynb")
-                           and "__MACOSX" not in m.filename and m.file_size <= MAX_NOTEBOOK_BYTES]
-                return json.loads(zf.read(members[0])) if members else None
-        if path.stat().st_size > MAX_NOTEBOOK_BYTES:
-            return None
-        return json.loads(path.read_bytes())
-    except (OSError, ValueError, zipfile.BadZipFile, RecursionError):
-        return None
+class LeftOut(Exception):
+    """Why a submission's code is not compared."""
+
+
+def notebook_json(path: Path) -> dict:
+    """A notebook file the instructor provides (the starter, the reference, a listed file)."""
+    if path.stat().st_size > MAX_RECORD_BYTES:
+        raise LeftOut(f"{path.name} is over {MAX_RECORD_BYTES >> 20} MB")
+    return json.loads(path.read_bytes())
+
+
+def recorded_cells(path: Path | None) -> list[str]:
+    """The code cells of a grader's record (``.code.json``), a notebook or a Python file."""
+    if path is None or not path.is_file():
+        raise LeftOut("the grader recorded no graded code (the upload was not graded)")
+    if path.stat().st_size > MAX_RECORD_BYTES:
+        raise LeftOut(f"its graded code record is over {MAX_RECORD_BYTES >> 20} MB")
+    if path.suffix == ".py":
+        return [path.read_text(encoding="utf-8", errors="replace")]
+    data = json.loads(path.read_bytes())
+    if path.name.endswith(".code.json"):
+        cells = data.get("cells") if isinstance(data, dict) else None
+        return [c for c in cells.values() if isinstance(c, str)] if isinstance(cells, dict) \
+            else []
+    return code_cells(data)
 
 
 def code_cells(nb: dict | None) -> list[str]:
@@ -133,28 +149,39 @@ def graded_names(starter: Path = STARTER) -> set[str]:
     return names
 
 
-def graded_code(nb: dict | None, names: set[str]) -> str:
-    """The top-level functions and classes of every cell that defines a graded one (so helpers
-    written next to them count), without docstrings or comments, in a normalised layout."""
-    pieces = []
-    for source in code_cells(nb):
-        if not any(name in source for name in names):
-            continue
+def _names_used(node: ast.AST) -> set[str]:
+    return {n.id if isinstance(n, ast.Name) else n.attr for n in ast.walk(node)
+            if isinstance(n, (ast.Name, ast.Attribute))}
+
+
+def graded_code(cells: dict | list[str], names: set[str]) -> str:
+    """The graded functions and classes, and every top-level function and class they reach by
+    name (helpers count, unused ones do not), in the order defined (a later definition of a
+    name replaces an earlier one, as running the notebook does), without docstrings or
+    comments, in a normalised layout. ``cells``: code cells, or a notebook."""
+    defs: dict[str, ast.AST] = {}
+    for source in code_cells(cells) if isinstance(cells, dict) else cells:
         try:
             tree = ast.parse(source)
         except (SyntaxError, ValueError, RecursionError, MemoryError):
             continue
-        defs = [n for n in tree.body
-                if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))]
-        if not any(n.name in names for n in defs):
-            continue
-        module = ast.Module(body=defs, type_ignores=[])
-        _drop_docstrings(module)
-        try:
-            pieces.append(ast.unparse(module))
-        except (RecursionError, ValueError):
-            continue
-    return "\n\n".join(pieces)
+        for node in tree.body:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                defs.pop(node.name, None)
+                defs[node.name] = node
+    reached, todo = set(), [n for n in defs if n in names]
+    while todo:
+        name = todo.pop()
+        if name not in reached:
+            reached.add(name)
+            todo += [n for n in _names_used(defs[name]) if n in defs and n not in reached]
+    module = ast.Module(body=[node for name, node in defs.items() if name in reached],
+                        type_ignores=[])
+    _drop_docstrings(module)
+    try:
+        return ast.unparse(module)
+    except (RecursionError, ValueError):
+        return ""
 
 
 # -- similarity ----------------------------------------------------------------------------
@@ -170,12 +197,24 @@ def _fingerprint(name: str, code: str, boilerplate):
 
 
 def _analyse(item: tuple[str, Path | None]):
+    """(graded code, fingerprint or None, why it is left out or None) of one submission."""
     name, path = item
     try:
-        code = graded_code(notebook_json(path), _SHARED["names"])
-        return code, (_fingerprint(name, code, _SHARED["boiler"]) if code.strip() else None)
-    except Exception:  # noqa: BLE001 - an upload the checker cannot read is left out of it,
-        return "", None  # it never stops the report (its grade is already in results)
+        code = graded_code(recorded_cells(path), _SHARED["names"])
+        if len(code) > MAX_GRADED_CHARS:
+            raise LeftOut(f"its graded code is {len(code):,} characters (the limit is "
+                          f"{MAX_GRADED_CHARS:,})")
+        if not code.strip():
+            raise LeftOut("no graded function or class defined")
+        return code, _fingerprint(name, code, _SHARED["boiler"]), None
+    except LeftOut as why:
+        return "", None, str(why)
+    except Exception as exc:  # noqa: BLE001 - a record the checker cannot read is left out
+        return "", None, f"its graded code could not be read ({type(exc).__name__})"
+
+
+def _limit_memory() -> None:
+    resource.setrlimit(resource.RLIMIT_AS, (WORKER_MEMORY, WORKER_MEMORY))
 
 
 class _Positions:
@@ -209,13 +248,40 @@ def copydetect_similarity(a: _Positions, b: _Positions, k: int = NOISE_CHARS,
     return sim_a, b.overlap(a, k) / b.coverage if b.coverage else 0.0
 
 
-def _pool_map(func, items: list, jobs: int) -> list:
-    """``map(func, items)`` over ``jobs`` forked processes (in order), or here for one job."""
-    if jobs <= 1 or len(items) < 2:
-        return [func(item) for item in items]
-    chunk = max(1, len(items) // (jobs * 8))
-    with multiprocessing.get_context("fork").Pool(jobs) as pool:
-        return pool.map(func, items, chunksize=chunk)
+def _pool_map(func, items: list, jobs: int, failed) -> list:
+    """``map(func, items)`` over ``jobs`` forked processes with limited memory, in order. A
+    worker that dies (killed, out of memory) never hangs the report: the items its pool had not
+    finished are retried one by one, each in a fresh process, and one whose process dies again
+    gets ``failed``."""
+    if not items:
+        return []
+    chunk = max(1, len(items) // (max(jobs, 1) * 8))
+    parts = [list(range(i, min(i + chunk, len(items)))) for i in range(0, len(items), chunk)]
+    out: list = [failed] * len(items)
+    retry = _run_parts(func, items, parts, jobs, out)
+    for i in retry:
+        _run_parts(func, items, [[i]], 1, out)
+    return out
+
+
+def _run_parts(func, items: list, parts: list[list[int]], jobs: int, out: list) -> list[int]:
+    """Run ``parts`` in one pool, filling ``out``; return the items of parts that broke."""
+    broken = []
+    with ProcessPoolExecutor(max(jobs, 1), mp_context=multiprocessing.get_context("fork"),
+                             initializer=_limit_memory) as pool:
+        futures = [(part, pool.submit(_map_part, func, [items[i] for i in part]))
+                   for part in parts]
+        for part, future in futures:
+            try:
+                for i, value in zip(part, future.result()):
+                    out[i] = value
+            except BrokenProcessPool:
+                broken += part
+    return broken
+
+
+def _map_part(func, part: list) -> list:
+    return [func(item) for item in part]
 
 
 def _shared_counts(hash_sets: list[set]) -> np.ndarray:
@@ -241,39 +307,60 @@ def _shared_counts(hash_sets: list[set]) -> np.ndarray:
 
 
 def similarity(paths: dict[str, Path | None], starter: Path = STARTER,
-               threshold: float = THRESHOLD, jobs: int | None = None
-               ) -> tuple[dict[str, str], list[dict]]:
+               threshold: float = THRESHOLD, jobs: int | None = None,
+               references: dict[str, Path] | None = None
+               ) -> tuple[dict[str, str], list[dict], dict[str, str]]:
     """(graded code of each submission, pairs whose shared code is at least ``threshold`` of
-    each one's graded code), most similar first; each pair carries copydetect's matching
-    slices for the side-by-side view."""
+    each one's graded code, {submission left out: why}); pairs most similar first, each with
+    copydetect's matching slices for the side-by-side view. ``references`` (label -> notebook
+    or .py file: the reference solution, files the instructor lists) take part too, named
+    ``[label]``: a pair with one has ``"answer_key": True`` and is listed when the reference's
+    code is at least ``threshold`` inside the submission's, or the other way round."""
     jobs = jobs or len(os.sched_getaffinity(0))
     names = graded_names(starter)
     starter_code = graded_code(notebook_json(starter), names)
     boiler = _fingerprint("starter", starter_code, None).hashes if starter_code else set()
     _SHARED.update(names=names, boiler=np.array(sorted(boiler), dtype=np.int64))
-    analysed = _pool_map(_analyse, list(paths.items()), jobs)
-    codes = {name: code for name, (code, _) in zip(paths, analysed)}
-    named = [(name, fp) for name, (_, fp) in zip(paths, analysed) if fp is not None and fp.hashes]
+    references = {f"[{label}]": path for label, path in (references or {}).items()}
+    items = list(paths.items()) + list(references.items())
+    analysed = _pool_map(_analyse, items, jobs,
+                         ("", None, "the report's worker reading it died (out of memory?)"))
+    codes = {name: code for (name, _), (code, _, _) in zip(items, analysed)}
+    left_out = {name: why for (name, _), (_, _, why) in zip(items, analysed) if why}
+    named = [(name, fp) for (name, _), (_, fp, _) in zip(items, analysed)
+             if fp is not None and fp.hashes]
     sizes = np.array([len(fp.hashes) for _, fp in named], dtype=np.float32)
     shared = _shared_counts([fp.hashes for _, fp in named])
     # Cheap screen: the fraction of the larger one's fingerprints the pair shares. copydetect's
     # token coverage was at most 1.8x this fraction on the synthetic classes (bench and tests),
     # so a screen at half the threshold drops no pair that copydetect would list.
+    # For a reference, the fraction of the smaller one's: a copy of the answer key inside
+    # more code is still listed.
+    key = np.array([name in references for name, _ in named], dtype=bool)
     estimate = shared / np.maximum(np.maximum.outer(sizes, sizes), 1.0)
+    key_pair = np.logical_xor.outer(key, key)
+    estimate[key_pair] = (shared / np.maximum(np.minimum.outer(sizes, sizes), 1.0))[key_pair]
+    estimate[np.logical_and.outer(key, key)] = 0.0
     cand_i, cand_j = np.nonzero(np.triu(estimate >= threshold * 0.5, k=1))
     positions = [_Positions(fp) for _, fp in named]
     pairs = []
     for i, j in zip(cand_i.tolist(), cand_j.tolist()):
-        sim_a, sim_b = copydetect_similarity(positions[i], positions[j], at_least=threshold)
-        if min(sim_a, sim_b) >= threshold:
-            pairs.append({"a": named[i][0], "b": named[j][0],
-                          "similarity": round(min(sim_a, sim_b), 3), "a_in_b": round(sim_a, 3),
-                          "b_in_a": round(sim_b, 3), "_prints": (named[i][1], named[j][1])})
+        answer_key = bool(key[i] or key[j])
+        sim_a, sim_b = copydetect_similarity(positions[i], positions[j],
+                                             at_least=0.0 if answer_key else threshold)
+        score = max(sim_a, sim_b) if answer_key else min(sim_a, sim_b)
+        if score >= threshold:
+            a, b = (j, i) if key[i] else (i, j)    # the reference second
+            pairs.append({"a": named[a][0], "b": named[b][0], "answer_key": answer_key,
+                          "similarity": round(score, 3),
+                          "a_in_b": round(sim_a if a == i else sim_b, 3),
+                          "b_in_a": round(sim_b if a == i else sim_a, 3),
+                          "_prints": (named[a][1], named[b][1])})
     _SHARED.clear()
     pairs.sort(key=lambda p: (-p["similarity"], p["a"], p["b"]))
     for pair in pairs[:MAX_SIDE_BY_SIDE]:
         pair["_slices"] = compare_files(*pair["_prints"])[2]
-    return codes, pairs
+    return codes, pairs, left_out
 
 
 # -- the figures ---------------------------------------------------------------------------
@@ -403,24 +490,36 @@ def svg_histogram(bins: list[dict], title: str, subtitle: str = "", width: int =
     return "".join(parts)
 
 
+def _e(text) -> str:
+    """Text for the page: control characters escaped, then HTML-escaped."""
+    return html.escape(printable(str(text), keep="\n"))
+
+
 def _who(name: str, by_name: dict[str, Submission]) -> str:
     sub = by_name.get(name)
-    return html.escape(sub.label if sub else name)
+    return _e(sub.label if sub else name)
+
+
+def _highlight(code: str, slices) -> str:
+    """``code`` HTML-escaped with copydetect's matching ``slices`` (2 x n) marked."""
+    out, at = [], 0
+    for start, end in (zip(*slices.tolist()) if len(slices) else []):
+        out += [_e(code[at:start]), "<mark>", _e(code[start:end]), "</mark>"]
+        at = max(at, end)
+    out.append(_e(code[at:]))
+    return "".join(out)
 
 
 def _side_by_side(pair: dict, codes: dict[str, str]) -> str:
-    cols = []
-    for key, slices in zip(("a", "b"), pair["_slices"]):
-        code = codes[pair[key]]
-        marked, _ = highlight_overlap(code, slices, "<mark>", "</mark>", escape_html=True)
-        cols.append(f"<div><b>{html.escape(pair[key])}</b><pre>{marked}</pre></div>")
+    cols = [f"<div><b>{_e(pair[key])}</b><pre>{_highlight(codes[pair[key]], slices)}</pre></div>"
+            for key, slices in zip(("a", "b"), pair["_slices"])]
     return f'<div class="sbs">{"".join(cols)}</div>'
 
 
 def page(fig: dict, pairs: list[dict], codes: dict[str, str], subs: list[Submission],
          questions: dict, threshold: float) -> str:
     by_name = {s.name: s for s in subs}
-    e = html.escape
+    e = _e
     out = ["<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
            "<title>Class report</title>", f"<style>{CSS}</style></head><body>",
            "<h1>Class report</h1>",
@@ -479,50 +578,83 @@ def page(fig: dict, pairs: list[dict], codes: dict[str, str], subs: list[Submiss
     else:
         out.append("<p>Every submission was graded normally and none was flagged.</p>")
 
-    out.append(f"<h2 id='similarity'>Similar code: {len(pairs)} pair(s)</h2>"
+    students = [p for p in pairs if not p.get("answer_key")]
+    answer_key = [p for p in pairs if p.get("answer_key")]
+    out.append(f"<h2 id='similarity'>Similar code: {len(students)} pair(s)</h2>"
                "<p class='note'>Similarity is evidence for a person to look at, never a grade. "
-               "Computed by copydetect on the graded functions only (starter code, docstrings "
-               "and comments removed; variable names do not matter). A pair is listed when the "
-               f"matching code is at least {threshold:.0%} of each submission's graded code."
-               "</p>")
-    if pairs:
-        out.append("<table><tr><th>similarity</th><th>submission A</th><th>submission B</th>"
-                   "<th>of A in B / of B in A</th></tr>")
-        for k, p in enumerate(pairs):
-            out.append(f"<tr><td>{p['similarity']:.0%}</td><td>{_who(p['a'], by_name)}</td>"
-                       f"<td>{_who(p['b'], by_name)}</td>"
-                       f"<td>{p['a_in_b']:.0%} / {p['b_in_a']:.0%}</td></tr>")
-            if k < MAX_SIDE_BY_SIDE:
-                out.append("<tr><td colspan='4'><details><summary>matching code side by side"
-                           f"</summary>{_side_by_side(p, codes)}</details></td></tr>")
+               "Computed by copydetect on the code the grader graded: the graded functions and "
+               "what they use (starter code, docstrings and comments removed; variable names do "
+               "not matter). A pair is listed when the matching code is at least "
+               f"{threshold:.0%} of each submission's graded code.</p>")
+    out += _pair_table(students, codes, by_name)
+    out.append(f"<h2 id='answer-key'>Matching the answer key: {len(answer_key)}</h2>"
+               "<p class='muted'>Submissions whose graded code holds, or is held by, the "
+               "reference solution or a file the instructor listed, at the same threshold. "
+               "A correct solution written independently usually stays below it.</p>")
+    out += _pair_table(answer_key, codes, by_name)
+    left_out = fig["similarity"]["left_out"]
+    out.append(f"<h2 id='left-out'>Left out of the similarity check: {len(left_out)}</h2>")
+    if left_out:
+        out.append("<table><tr><th>submission</th><th>why</th></tr>")
+        out += [f"<tr><td>{_who(x['submission'], by_name)}</td><td>{e(x['reason'])}</td></tr>"
+                for x in left_out]
         out.append("</table>")
-        if len(pairs) > MAX_SIDE_BY_SIDE:
-            out.append(f"<p class='muted'>Side-by-side views for the {MAX_SIDE_BY_SIDE} most "
-                       "similar pairs.</p>")
     else:
-        out.append("<p>No pair above the threshold.</p>")
+        out.append("<p>Every graded submission was compared.</p>")
     out.append("</body></html>")
     return "\n".join(out)
+
+
+def _pair_table(pairs: list[dict], codes: dict[str, str], by_name: dict) -> list[str]:
+    if not pairs:
+        return ["<p>No pair above the threshold.</p>"]
+    out = ["<table><tr><th>similarity</th><th>submission A</th><th>submission B</th>"
+           "<th>of A in B / of B in A</th></tr>"]
+    for p in pairs:
+        out.append(f"<tr><td>{p['similarity']:.0%}</td><td>{_who(p['a'], by_name)}</td>"
+                   f"<td>{_who(p['b'], by_name)}</td>"
+                   f"<td>{p['a_in_b']:.0%} / {p['b_in_a']:.0%}</td></tr>")
+        if "_slices" in p:
+            out.append("<tr><td colspan='4'><details><summary>matching code side by side"
+                       f"</summary>{_side_by_side(p, codes)}</details></td></tr>")
+    if any("_slices" not in p for p in pairs):
+        out.append(f"<p class='muted'>Side-by-side views for the {MAX_SIDE_BY_SIDE} most "
+                   "similar pairs.</p>")
+    out.append("</table>")
+    return out
 
 
 # -- writing -------------------------------------------------------------------------------
 
 def _write_csv(path: Path, rows: list[dict], fields: list[str]) -> None:
-    with path.open("w", newline="") as fh:
+    """Rows as CSV, every text cell escaped to one line and never read as a formula."""
+    with path.open("w", newline="", encoding="utf-8") as fh:
         writer = csv.DictWriter(fh, fieldnames=fields, extrasaction="ignore")
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows({k: csv_cell(v) for k, v in row.items()} for row in rows)
+
+
+def references(compare_with: list[Path] = ()) -> dict[str, Path]:
+    """The answer key the submissions are compared with: the reference solution (where this
+    checkout has it) and every file the instructor lists."""
+    found = {"reference solution": REFERENCE} if REFERENCE.is_file() else {}
+    found.update({f"listed: {p.name}": p for p in compare_with})
+    return found
 
 
 def write(out: Path, subs: list[Submission], questions: dict, starter: Path = STARTER,
-          threshold: float = THRESHOLD) -> dict:
+          threshold: float = THRESHOLD, compare_with: list[Path] = ()) -> dict:
     """Write report.html and its CSV/JSON files into ``out``; return the figures."""
     fig = figures(subs, questions)
-    codes, pairs = similarity({s.name: s.path for s in subs
-                               if s.extra.get("status", "error") != "error"}, starter, threshold)
-    fig["similarity"] = {"threshold": threshold, "detector": "copydetect",
-                         "pairs": [{k: v for k, v in p.items() if not k.startswith("_")}
-                                   for p in pairs]}
+    graded = {s.name: s.code for s in subs if s.extra.get("status", "error") != "error"}
+    codes, pairs, left_out = similarity(graded, starter, threshold,
+                                        references=references(compare_with))
+    public = [{k: v for k, v in p.items() if not k.startswith("_")} for p in pairs]
+    fig["similarity"] = {
+        "threshold": threshold, "detector": "copydetect",
+        "pairs": [p for p in public if not p["answer_key"]],
+        "answer_key": [p for p in public if p["answer_key"]],
+        "left_out": [{"submission": n, "reason": why} for n, why in left_out.items()]}
     (out / "report.html").write_text(page(fig, pairs, codes, subs, questions, threshold),
                                      encoding="utf-8")
     (out / "report.json").write_text(json.dumps(fig, indent=1), encoding="utf-8")
@@ -541,6 +673,10 @@ def write(out: Path, subs: list[Submission], questions: dict, starter: Path = ST
                ["submission", "students", "status", "score", "message", "flags"])
     _write_csv(out / "report-similarity.csv", fig["similarity"]["pairs"],
                ["a", "b", "similarity", "a_in_b", "b_in_a"])
+    _write_csv(out / "report-answer-key.csv", fig["similarity"]["answer_key"],
+               ["a", "b", "similarity", "a_in_b", "b_in_a"])
+    _write_csv(out / "report-left-out.csv", fig["similarity"]["left_out"],
+               ["submission", "reason"])
     return fig
 
 
@@ -548,35 +684,58 @@ def summary_lines(fig: dict, top: int = 5) -> list[str]:
     """The end of ``make grade``'s terminal summary."""
     lines = ["most frequent mistakes:" if fig["mistakes"] else "no named mistakes"]
     for m in fig["mistakes"][:top]:
-        lines.append(f"  {m['count']:>4}  {m['id']}: {m['title']}")
-    pairs = fig["similarity"]["pairs"]
-    lines.append(f"similar pairs (graded code, >= {fig['similarity']['threshold']:.0%} shared): "
-                 f"{len(pairs)}; evidence for a person, never a grade")
+        lines.append(printable(f"  {m['count']:>4}  {m['id']}: {m['title']}"))
+    sim = fig["similarity"]
+    lines.append(f"similar pairs (graded code, >= {sim['threshold']:.0%} shared): "
+                 f"{len(sim['pairs'])}; evidence for a person, never a grade")
+    lines.append(f"matching the answer key: {len(sim['answer_key'])}; left out of the "
+                 f"similarity check: {len(sim['left_out'])} (see the report)")
     return lines
+
+
+def load(results: Path) -> list[Submission]:
+    """The graded submissions of a results folder, from its index.json."""
+    index = json.loads((results / "index.json").read_text(encoding="utf-8"))
+    subs = []
+    for item in index:
+        data = json.loads((results / item["results"]).read_text(encoding="utf-8"))
+        code = results / item["code"] if item.get("code") else None
+        subs.append(Submission(item["file"], data, code, list(item.get("students") or [])))
+    return subs
+
+
+def write_or_explain(results: Path, questions: dict, threshold: float = THRESHOLD,
+                     compare_with: list[Path] = ()) -> list[str]:
+    """Write the report for a results folder; never raises: if the report itself fails, a
+    page saying so is written and the terminal summary says why."""
+    try:
+        fig = write(results, load(results), questions, threshold=threshold,
+                    compare_with=compare_with)
+        return [f"class report: {printable(str(results / 'report.html'))}", *summary_lines(fig)]
+    except Exception as exc:  # noqa: BLE001 - the grades are written; say what failed
+        why = printable(f"{type(exc).__name__}: {exc}")[:500]
+        (results / "report.html").write_text(
+            "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>Class report"
+            f"</title></head><body><h1>Class report</h1><p>The report failed: {html.escape(why)}"
+            "</p><p>The grades are in grades.csv.</p></body></html>", encoding="utf-8")
+        return [f"class report FAILED ({why}); grades.csv is complete"]
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("results", type=Path, help="a results folder written by grade_folder.py")
-    parser.add_argument("--submissions", type=Path,
-                        help="the graded folder or Gradescope export (for similarity and names)")
     parser.add_argument("--threshold", type=float, default=THRESHOLD)
+    parser.add_argument("--compare-with", type=Path, action="append", default=[],
+                        help="a notebook or .py file every submission is compared with "
+                             "(e.g. last year's leaked solution); repeat for more")
     args = parser.parse_args(argv)
-    with (args.results / "grades.csv").open(newline="") as fh:
-        names = [row["file"] for row in csv.DictReader(fh)]
-    with tempfile.TemporaryDirectory(prefix="backprop-report-") as tmp:
-        uploads, students = ([], {}) if args.submissions is None else \
-            gradescope_export.entries(args.submissions, Path(tmp))
-        by_name = {p.name: p for p in uploads}
-        subs = [Submission(name, json.loads((args.results / f"{name}.json").read_text()),
-                           by_name.get(name), students.get(name, [])) for name in names]
-        tests = next((s.results["tests"] for s in subs if s.results.get("tests")), [])
-        questions = {t["name"].split(":")[0]: {"points": float(t["max_score"]),
-                                               "title": t["name"].split(": ", 1)[-1]}
-                     for t in tests if t.get("visibility") != "hidden"}
-        fig = write(args.results, subs, questions, threshold=args.threshold)
-    print(f"class report: {args.results / 'report.html'}")
-    print("\n".join(summary_lines(fig)))
+    subs = load(args.results)
+    tests = next((s.results["tests"] for s in subs if s.results.get("tests")), [])
+    questions = {t["name"].split(":")[0]: {"points": float(t["max_score"]),
+                                           "title": t["name"].split(": ", 1)[-1]}
+                 for t in tests if t.get("visibility") != "hidden"}
+    print("\n".join(write_or_explain(args.results, questions, args.threshold,
+                                     args.compare_with)))
     return 0
 
 

@@ -94,6 +94,7 @@ def _grade_with(report: results.Report, root: Path, isolation, checklib,
         return
     report.notes.extend(sub.notes)
     report.flags.extend(scan.suspicious(sub.cells))
+    record_graded_code(root / "results", sub)
 
     warm = submission.imported_modules(sub.code_cells)
     support = json.loads((source / "support_files.json").read_text())   # written by the build
@@ -112,6 +113,17 @@ def _grade_with(report: results.Report, root: Path, isolation, checklib,
         report.restarts = session.restarts
         session.stop()
         report.add_violations(session.violations, "policy report")
+
+
+GRADED_CODE = "graded_code.json"
+
+
+def record_graded_code(out_dir: Path, sub: submission.Submission) -> None:
+    """The code cells graded, beside results.json, for the class report's similarity check
+    (it reads this record, never the upload again). Gradescope reads only results.json."""
+    record = {"notebook": sub.path.name, "cells": {str(n): c for n, c in sub.cells.items()}}
+    (out_dir / GRADED_CODE).write_bytes(
+        json.dumps(record, ensure_ascii=False).encode("utf-8", "replace"))
 
 
 def main(argv: list[str] | None = None) -> None:

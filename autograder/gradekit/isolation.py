@@ -283,6 +283,8 @@ class Isolation:
 
         def apply() -> None:
             os.setsid()
+            with open("/proc/self/oom_score_adj", "w") as adj:   # OOM: the worker goes first
+                adj.write("1000")
             resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
             resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds + 5))
             resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_bytes, limits.file_bytes))

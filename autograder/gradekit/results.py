@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -23,6 +24,23 @@ ISOLATION_MEANS = {
     "none": "the grading user's rights; only in-process checks, which code can switch off",
     "unavailable": "student code was not run",
 }
+
+
+# Control characters (but newline and tab) and the bidirectional overrides: student text (an
+# exception message, a file name) must not rewrite the terminal or page that shows it.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(value):
+    """``value`` (text, or lists and dicts of it) with control characters written ``\\xNN``."""
+    if isinstance(value, str):
+        return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 256
+                            else f"\\u{ord(m.group()):04x}", value)
+    if isinstance(value, list):
+        return [printable(v) for v in value]
+    if isinstance(value, dict):
+        return {k: printable(v) for k, v in value.items()}
+    return value
 
 
 def shorten(text: str, limit: int) -> str:
@@ -136,6 +154,7 @@ class Report:
         return "\n".join(lines) if lines else "not graded (see the summary above)"
 
     def to_gradescope(self, seconds: float) -> dict:
+        """Gradescope's results, every text escaped (``printable``)."""
         tests = []
         for number, (name, q) in enumerate(self.questions.items(), start=1):
             score = self.question_score(name) if self.error is None else 0.0
@@ -175,7 +194,7 @@ class Report:
             summary.append(f"Your submission could not be graded: {self.error}")
         summary += self.problems()
         summary += [f"Note: {n}" for n in self.notes]
-        return {
+        return printable({
             "score": self.score if self.error is None else 0.0,
             "execution_time": round(seconds, 2),
             "output": "\n".join(summary),
@@ -196,7 +215,7 @@ class Report:
             },
             "tests": tests,
             "leaderboard": [],
-        }
+        })
 
     def write(self, path: Path, seconds: float) -> dict:
         data = self.to_gradescope(seconds)

@@ -4,6 +4,12 @@ Cells are named to students in one way everywhere: "cell N" is the N-th cell fro
 the uploaded notebook, counting every cell (text and code) from 1: the number shown as
 "Cell N of M" in the status bar of VS Code and of recent JupyterLab for the selected cell.
 "line L" is the L-th line of that cell, as Jupyter numbers them (View > Show Line Numbers).
+
+Every byte read here is untrusted, so each is counted before anything is built from it: the
+file's size, then (on the raw bytes, in one pass) how many JSON values it holds outside strings
+and how deeply they nest, so ``json.loads`` builds at most ``MAX_NOTEBOOK_VALUES`` small objects
+plus the text itself; then the number of cells. A zip's members are counted and measured before
+one is read, links in it are refused, and the notebook is read from it with a byte limit.
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ from __future__ import annotations
 import ast
 import json
 import re
+import stat
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +25,10 @@ from pathlib import Path
 import nbformat
 
 MAX_SUBMISSION_BYTES = 100 * 2**20
+MAX_NOTEBOOK_VALUES = 500_000   # JSON values outside strings (a 1,000-cell notebook has ~20,000)
+MAX_NOTEBOOK_DEPTH = 64         # nesting of JSON containers (a notebook needs about 8)
+MAX_CELLS = 5_000
+MAX_ZIP_MEMBERS = 1_000
 MAX_CODE_CHARS = 2_000_000
 IGNORE_TAG = "otter_ignore"
 ASSIGNMENT_NAME = "backprop"
@@ -86,24 +97,58 @@ def _looks_like_notebook(path: Path) -> bool:
     return head.startswith(b"{") and (b'"cells"' in head or b'"nbformat"' in head)
 
 
+def _is_link(info: zipfile.ZipInfo) -> bool:
+    return info.create_system == 3 and stat.S_ISLNK(info.external_attr >> 16)
+
+
 def notebook_from_zip(zip_path: Path) -> Path:
+    """The one notebook of an uploaded zip, copied beside it (a zip inside is not opened)."""
     try:
         with zipfile.ZipFile(zip_path) as zf:
-            names = [n for n in zf.namelist() if n.endswith(".ipynb")
-                     and "__MACOSX" not in n and ".ipynb_checkpoints" not in n]
-            if len(names) != 1:
+            members = zf.infolist()
+            if len(members) > MAX_ZIP_MEMBERS:
+                raise SubmissionError(f"{zip_path.name} holds more than {MAX_ZIP_MEMBERS} files; "
+                                      "upload the notebook itself")
+            found = [m for m in members if m.filename.endswith(".ipynb")
+                     and "__MACOSX" not in m.filename and ".ipynb_checkpoints" not in m.filename
+                     and not m.filename.rsplit("/", 1)[-1].startswith("._")]
+            if len(found) != 1:
                 raise SubmissionError(f"{zip_path.name} should hold exactly one notebook, "
-                                      f"found {len(names)}")
-            info = zf.getinfo(names[0])
+                                      f"found {len(found)}")
+            info = found[0]
+            if _is_link(info):
+                raise SubmissionError(f"the notebook in {zip_path.name} is a link; zip the "
+                                      "notebook file itself")
             if info.file_size > MAX_SUBMISSION_BYTES:
                 raise SubmissionError("the notebook inside the zip is larger than 100 MB")
             target = zip_path.parent / "_unzipped_submission.ipynb"
-            target.write_bytes(zf.read(names[0]))
+            # zipfile stops at the declared size and checks the CRC: a lying header is an error
+            with zf.open(info) as src:
+                target.write_bytes(src.read(info.file_size))
             return target
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, RuntimeError,
             NotImplementedError) as exc:
         raise SubmissionError(f"{zip_path.name} is not a zip file that can be read "
                               f"({type(exc).__name__})") from None
+
+
+_JSON_STRING = re.compile(rb'"[^"]*"')
+_NOT_BRACKET = re.compile(rb"[^\[\]{}]+")
+
+
+def json_shape(raw: bytes) -> tuple[int, int]:
+    """(an upper bound on the values outside strings, the deepest nesting) of JSON ``raw``,
+    in linear time without building it: escaped backslashes and quotes are removed, then every
+    string; what is left is punctuation, numbers and literals."""
+    bare = _JSON_STRING.sub(b"", raw.replace(b"\\\\", b"").replace(b'\\"', b""))
+    values = sum(bare.count(c) for c in (b",", b":", b"[", b"{")) + 1
+    if values > MAX_NOTEBOOK_VALUES:
+        return values, 0
+    depth = deepest = 0
+    for char in _NOT_BRACKET.sub(b"", bare):
+        depth += 1 if char in b"[{" else -1
+        deepest = max(deepest, depth)
+    return values, deepest
 
 
 def load(path: Path) -> Submission:
@@ -115,14 +160,29 @@ def load(path: Path) -> Submission:
     if size > MAX_SUBMISSION_BYTES:
         raise SubmissionError(f"{path.name} is {size / 2**20:.0f} MB; clear the outputs "
                               "(Kernel > Restart & Clear Output), save and upload again")
-    raw = path.read_bytes()
+    with path.open("rb") as fh:
+        raw = fh.read(size)   # what stat measured: a file that grows meanwhile is cut
+    not_json = SubmissionError(f"{path.name} is not a Jupyter notebook (it is not valid "
+                               "notebook JSON); upload the .ipynb file itself")
+    values, depth = json_shape(raw)
+    if depth > MAX_NOTEBOOK_DEPTH:
+        raise not_json
+    if values > MAX_NOTEBOOK_VALUES:
+        raise SubmissionError(f"{path.name} holds more than {MAX_NOTEBOOK_VALUES:,} JSON values "
+                              "(saved outputs?); clear the outputs (Kernel > Restart & Clear "
+                              "Output), save and upload again")
     try:
         data = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError):
-        raise SubmissionError(f"{path.name} is not a Jupyter notebook (it is not valid "
-                              "notebook JSON); upload the .ipynb file itself") from None
+        raise not_json from None
+    del raw
     if not isinstance(data, dict) or not isinstance(data.get("cells"), list):
         raise SubmissionError(f"{path.name} is not a Jupyter notebook (no cells)")
+    if len(data["cells"]) > MAX_CELLS:
+        raise SubmissionError(f"{path.name} has more than {MAX_CELLS} cells")
+    for cell in data["cells"]:      # saved outputs are never graded: drop them unbuilt
+        if isinstance(cell, dict) and "outputs" in cell:
+            cell["outputs"] = []
     try:
         nb = nbformat.from_dict(data)
         if nb.get("nbformat", 4) != 4:

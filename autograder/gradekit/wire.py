@@ -6,6 +6,12 @@ with numpy arrays moved to blobs. Decoding builds only plain data: ``None``, ``b
 numeric dtypes, and ``Ref`` handles for everything else. Nothing is unpickled, so a hostile
 worker can send wrong values but never code, and values that claim to "equal anything" arrive
 as opaque handles that equal nothing.
+
+Reading a frame costs memory linear in its size with a small constant: the frame is read into
+one buffer, the header's bytes and JSON values are counted before it is parsed, blobs are views
+of the frame, and each blob becomes at most one array (a header naming one blob many times is
+refused instead of copied many times), so what decoding builds is at most the frame's blobs
+plus ``MAX_NODES`` small objects.
 """
 
 from __future__ import annotations
@@ -19,8 +25,11 @@ from typing import Any, Callable
 import numpy as np
 
 MAX_FRAME_BYTES = 512 * 2**20
+MAX_HEADER_BYTES = 16 * 2**20
+MAX_NODES = 250_000        # JSON values in one header (about 200 bytes each once parsed)
 MAX_DEPTH = 32
 MAX_ITEMS = 100_000
+MAX_NDIM = 32
 _ALLOWED_DTYPES = {np.dtype(t).str for t in (
     np.bool_, np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32, np.uint64,
     np.float16, np.float32, np.float64, np.complex64, np.complex128)}
@@ -106,12 +115,14 @@ def decode(node: Any, blobs: list[bytes], from_ref: Callable[[int, str], Any] | 
         dtype = node.get("dtype")
         if dtype not in _ALLOWED_DTYPES:
             raise WireError(f"dtype {dtype!r} not allowed")
-        blob = blobs[int(node.get("$nd", node.get("$scalar")))]
+        blob = _take(blobs, node.get("$nd", node.get("$scalar")))
         if "$scalar" in node:
             arr = np.frombuffer(blob, dtype=np.dtype(dtype))
             if arr.size != 1:
                 raise WireError("bad scalar")
             return arr[0]
+        if type(node.get("shape")) is not list or len(node["shape"]) > MAX_NDIM:
+            raise WireError("bad shape")
         shape = tuple(int(s) for s in node["shape"])
         if any(s < 0 for s in shape):
             raise WireError("bad shape")
@@ -132,9 +143,34 @@ def decode(node: Any, blobs: list[bytes], from_ref: Callable[[int, str], Any] | 
     raise WireError("unknown value tag")
 
 
+class Blobs(list):
+    """The blobs of a received frame; each can be turned into a value once only."""
+
+    def __init__(self, items):
+        super().__init__(items)
+        self.taken: set[int] = set()
+
+
+def _take(blobs: list, index) -> Any:
+    if type(index) is not int or not 0 <= index < len(blobs):
+        raise WireError("bad blob index")
+    if isinstance(blobs, Blobs):
+        if index in blobs.taken:
+            raise WireError("one blob referenced twice")
+        blobs.taken.add(index)
+    return blobs[index]
+
+
 # ---------------------------------------------------------------------------
 # Frames
 # ---------------------------------------------------------------------------
+
+
+def count_json_values(text: bytes) -> int:
+    """An upper bound on the number of values and keys JSON ``text`` holds, found in one pass
+    without parsing it: every value is the first in its container or follows a comma or a colon
+    (those inside strings are counted too, which only overestimates)."""
+    return sum(text.count(c) for c in (b",", b":", b"[", b"{")) + 1
 
 
 def pack(message: dict, blobs: list[bytes]) -> bytes:
@@ -144,12 +180,20 @@ def pack(message: dict, blobs: list[bytes]) -> bytes:
     return struct.pack(">Q", len(body)) + body
 
 
-def unpack(body: bytes) -> tuple[dict, list[bytes]]:
+def unpack(body: bytes | bytearray) -> tuple[dict, Blobs]:
+    """The header and the blobs (views of ``body``) of a frame, counted before anything is
+    built: a header over ``MAX_HEADER_BYTES`` or ``MAX_NODES`` values is refused unparsed."""
     if len(body) < 4:
         raise WireError("truncated frame")
     (head_len,) = struct.unpack(">I", body[:4])
+    if head_len > MAX_HEADER_BYTES or 4 + head_len > len(body):
+        raise WireError(f"header of {head_len} bytes is over the limit or the frame")
+    view = memoryview(body)
+    head = bytes(view[4:4 + head_len])
+    if count_json_values(head) > MAX_NODES:
+        raise WireError(f"header holds more than {MAX_NODES} values")
     try:
-        header = json.loads(body[4:4 + head_len])
+        header = json.loads(head)
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise WireError(f"bad header: {type(exc).__name__}") from None
     if type(header) is not dict or type(header.get("blobs")) is not list:
@@ -158,9 +202,9 @@ def unpack(body: bytes) -> tuple[dict, list[bytes]]:
     for size in header.pop("blobs"):
         if type(size) is not int or size < 0 or offset + size > len(body):
             raise WireError("blob sizes do not match the frame")
-        blobs.append(body[offset:offset + size])
+        blobs.append(view[offset:offset + size])
         offset += size
-    return header, blobs
+    return header, Blobs(blobs)
 
 
 def write_frame(fd: int, data: bytes) -> None:
@@ -170,20 +214,21 @@ def write_frame(fd: int, data: bytes) -> None:
         view = view[written:]
 
 
-def read_exact(fd: int, n: int, wait: Callable[[], None] | None = None) -> bytes:
-    chunks, remaining = [], n
-    while remaining:
+def read_exact(fd: int, n: int, wait: Callable[[], None] | None = None) -> bytearray:
+    """``n`` bytes read into one buffer (no chunks joined: the peak is the frame, once)."""
+    buffer = bytearray(n)
+    view, done = memoryview(buffer), 0
+    while done < n:
         if wait is not None:
             wait()
-        chunk = os.read(fd, min(remaining, 1 << 20))
-        if not chunk:
+        got = os.readv(fd, [view[done:done + (1 << 20)]])
+        if not got:
             raise EOFError("peer closed the channel")
-        chunks.append(chunk)
-        remaining -= len(chunk)
-    return b"".join(chunks)
+        done += got
+    return buffer
 
 
-def read_frame(fd: int, wait: Callable[[], None] | None = None) -> bytes:
+def read_frame(fd: int, wait: Callable[[], None] | None = None) -> bytearray:
     (size,) = struct.unpack(">Q", read_exact(fd, 8, wait))
     if size > MAX_FRAME_BYTES:
         raise WireError(f"frame of {size} bytes is over the limit")
