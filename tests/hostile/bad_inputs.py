@@ -104,7 +104,7 @@ attempt("write the sentinel", lambda: open(SENTINEL + "/pwned.txt", "w").write("
 attempt("delete the sentinel", lambda: os.remove(SENTINEL + "/keep.txt"))
 attempt("remove the sentinel folder", lambda: shutil.rmtree(SENTINEL))
 attempt("delete the grader's data", lambda: os.remove(source + "/files/mnist.npz"))
-attempt("change the grader's checks", lambda: open(source + "/files/checklib.py", "a").write("#"))
+attempt("change the grader's checks", lambda: open(source + "/gradekit/checks/reference.py", "a").write("#"))
 attempt("empty a test", lambda: open(source + "/tests/q1.py", "w").close())
 attempt("write to /tmp", lambda: open("/tmp/backprop-hostile-write.txt", "w").write("x"))
 raise RuntimeError("; ".join(attempts))
