@@ -55,6 +55,9 @@ COMMITTED_OUTPUTS = [
     "submissions/buggy_bias_gradient_mean.ipynb",
 ]
 
+# otter's own entry point and its settings: grading runs gradekit (run_autograder), never them.
+OTTER_RUNNER = ("run_otter.py", "otter_config.json")
+
 # The bundled example of a buggy submission: the reference with one realistic mistake.
 EXAMPLE_BUG = ("        self.db = grad_out.sum(axis=0)\n", "        self.db = grad_out.mean(axis=0)\n")
 
@@ -245,11 +248,8 @@ def build(out_root: Path) -> dict[str, Path]:
     ag_files: dict[str, Path | bytes] = {}
     with zipfile.ZipFile(otter_zip) as zf:
         for name in zf.namelist():
-            if not name.endswith("/"):
+            if not name.endswith("/") and name not in OTTER_RUNNER:
                 ag_files[name] = zf.read(name)
-    config = json.loads(ag_files["otter_config.json"])
-    config.update({"print_summary": False, "show_stdout": False, "logo": False})
-    ag_files["otter_config.json"] = (json.dumps(config, indent=2, sort_keys=True) + "\n").encode()
     ag_files["run_autograder"] = (AUTOGRADER_DIR / "run_autograder").read_bytes()
     # The image: the kit's Python version and grading lock instead of otter's generic set-up.
     ag_files["setup.sh"] = (AUTOGRADER_DIR / "setup.sh").read_bytes()
