@@ -35,6 +35,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "autograder"))
 
 from gradekit.python_version import IMAGE, dotted  # noqa: E402
+
+import generated_prose  # noqa: E402
 MASTER = ROOT / "solutions" / "backprop_master.py"
 BUILD = Path(os.environ.get("BACKPROP_BUILD_DIR", ROOT / "build"))
 NOTEBOOK_NAME = "backprop.ipynb"
@@ -272,7 +274,7 @@ def main() -> None:
                         help="write outputs under this directory instead of the repository")
     args = parser.parse_args()
     if not args.check:
-        for name, path in build(args.out_root).items():
+        for path in [*build(args.out_root).values(), *generated_prose.write(args.out_root)]:
             print(f"wrote {path}")
         return
     with tempfile.TemporaryDirectory() as tmp:
@@ -281,6 +283,7 @@ def main() -> None:
         stale = [name for name in committed
                  if not (ROOT / name).exists()
                  or outputs[name].read_bytes() != (ROOT / name).read_bytes()]
+    stale += generated_prose.stale()
     if stale:
         raise SystemExit("out of date (run `make assign`): " + ", ".join(stale))
     print("generated files are up to date")
