@@ -16,14 +16,15 @@ SOURCES := solutions/backprop_master.py $(wildcard assignment/*.py) \
 	autograder/run_autograder autograder/setup.sh $(wildcard autograder/gradekit/*.py) \
 	$(wildcard autograder/gradekit/checks/*.py)
 
-.PHONY: help setup lock data assign autograder student-zip grade test lint report bench \
-	check-generated clean browser
+.PHONY: help setup lock data assign autograder student-zip grade test lint question report \
+	bench check-generated clean browser
 
 help:
 	@echo "make grade     grade every submission in SUBMISSIONS (default: submissions/)"
 	@echo "make test      run the kit's test suite (and make lint)"
 	@echo "make lint      ruff check (rules in ruff.toml)"
 	@echo "make assign    regenerate the student notebook, solution notebook and zips"
+	@echo "make question  scaffold a new question (see tools/new_question.py)"
 	@echo "make report    catalogue detection report"
 	@echo "make bench     grading speed and memory benchmark"
 	@echo "make lock      re-resolve requirements/*.txt from requirements/*.in (network)"
@@ -88,6 +89,13 @@ browser:
 	  apt-get install -y -q chromium >/dev/null || { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; } \
 	  || echo "browser: apt-get could not install chromium: the class report's rendering test will be skipped"; \
 	fi
+
+# Scaffold a question (tools/new_question.py says what it writes), e.g.
+#   make question ID=tanh_derivative TITLE="the tanh derivative" POINTS=5 FROM=q3 \
+#        EXPRESSION="1 - np.tanh(z) ** 2"
+question: | $(VENV)/.installed
+	$(PY) tools/new_question.py $(ID) --title "$(TITLE)" --points $(POINTS) --take-from $(FROM) \
+		--expression "$(EXPRESSION)" $(if $(AFTER),--after $(AFTER))
 
 report: $(STAMP)
 	$(PY) tools/catalogue_report.py

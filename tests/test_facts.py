@@ -13,6 +13,7 @@ import nbformat
 import pytest
 
 import build_assignment
+import generated_prose
 from conftest import ROOT, STUDENT_NB
 
 sys.path[:0] = [str(ROOT / "autograder"), str(ROOT / "assignment")]   # the checks, the kit
@@ -29,8 +30,13 @@ def notebook_text() -> str:
     return flat("\n".join(c.source for c in nb.cells if c.cell_type == "markdown"))
 
 
-README = flat((ROOT / "README.md").read_text())
-STUDENT_README = flat((ROOT / "assignment" / "README.md").read_text())
+def rendered(path) -> str:
+    """The text as a reader sees it: marked copies (``generated_prose.MARKED``) unmarked."""
+    return flat(generated_prose.MARKED.sub(r"\2", path.read_text()))
+
+
+README = rendered(ROOT / "README.md")
+STUDENT_README = rendered(ROOT / "assignment" / "README.md")
 
 
 def sci(x: float) -> str:

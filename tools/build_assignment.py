@@ -124,10 +124,12 @@ def run(cmd: list[str], **kwargs) -> None:
 
 
 def master_notebook(out_dir: Path) -> Path:
-    """Convert the jupytext master to .ipynb (otter assign reads only notebooks)."""
+    """Convert the jupytext master to .ipynb (otter assign reads only notebooks), with each
+    ``{{fact}}`` of its text written out (``generated_prose.py``)."""
     import jupytext
 
-    nb = jupytext.read(MASTER)
+    text = generated_prose.expand(MASTER.read_text(), generated_prose.facts(), MASTER.name)
+    nb = jupytext.reads(text, fmt="py:percent")
     path = out_dir / NOTEBOOK_NAME
     jupytext.write(nb, path, fmt="ipynb")
     return path
@@ -171,7 +173,7 @@ def question_table(nb_path: Path) -> dict[str, dict]:
             pending = config["name"].strip()
             table[pending] = {"title": pending, "points": float(config["points"])}
         elif cell.cell_type == "markdown" and pending is not None:
-            match = re.match(r"##\s*Question\s*\d+:\s*(.+?)\s*\(\d+ points\)", cell.source)
+            match = re.match(r"##\s*Question\s*[\w.]+:\s*(.+?)\s*\([\d.]+ points\)", cell.source)
             if match:
                 table[pending]["title"] = match.group(1)
                 pending = None

@@ -1,5 +1,16 @@
 """Prose the build writes from the one place each fact lives, so that no copy can go stale.
 
+Facts (``facts()``): the settings a TA edits (``autograder/gradekit/checks/settings.py``:
+MNIST training and threshold, log floors, the large layer, tolerances), each question's
+points (the ``points:`` of its ``BEGIN QUESTION`` in the master) and what the reference was
+measured to reach (``autograder/mnist_measured.json``, written by
+``tools/mnist_threshold.py --record`` with the settings it used). They reach prose two ways:
+
+* the master's text writes ``{{mnist.threshold}}``; the build expands it in the notebook
+  (``expand``), so the master holds no copy;
+* READMEs and GRADING.md mark a copy as ``<!--{mnist.threshold}-->90 %<!--/-->``: invisible
+  when rendered; the build rewrites the text between the marks (``refresh``).
+
 ``autograder/OUTPUTS.md`` is written whole from the field tables below: every file
 ``make grade`` writes, every column of grades.csv and every field of results.json, with its
 meaning. ``tests/test_outputs.py`` grades an example and fails if a field it finds is not in
@@ -11,10 +22,20 @@ Usage: python tools/generated_prose.py [--check]   (the build runs it; --check l
 from __future__ import annotations
 
 import argparse
+import importlib.util
+import json
+import re
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+MASTER = "solutions/backprop_master.py"
+SETTINGS = "autograder/gradekit/checks/settings.py"
+MEASURED = "autograder/mnist_measured.json"
+# Documents whose marked copies the build rewrites.
+MARKED_FILES = ["README.md", "assignment/README.md", "autograder/GRADING.md"]
+PLACEHOLDER = re.compile(r"\{\{([a-z0-9_.]+)\}\}")
+MARKED = re.compile(r"<!--\{([a-z0-9_.]+)\}-->(.*?)<!--/-->", re.S)
 OUTPUTS_PAGE = "autograder/OUTPUTS.md"
 
 # What `make grade` (tools/grade_folder.py) writes into its results folder.
@@ -170,9 +191,89 @@ def outputs_page() -> str:
     return "\n".join(parts) + "\n"
 
 
+def percent(fraction: float) -> str:
+    return f"{fraction * 100:g} %"
+
+
+def sci(x: float) -> str:
+    """1e-07 written as 1e-7."""
+    mantissa, exponent = f"{x:e}".split("e")
+    return f"{float(mantissa):g}e{int(exponent)}"
+
+
+def settings(root: Path = ROOT):
+    """The settings module of the checks at ``root``, loaded from its file."""
+    spec = importlib.util.spec_from_file_location("settings_of_" + str(abs(hash(root))),
+                                                  root / SETTINGS)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def question_points(root: Path = ROOT) -> dict[str, float]:
+    """``{id: points}`` from the master's ``BEGIN QUESTION`` configs, in the master's order."""
+    found = re.findall(r"^# # BEGIN QUESTION\n# name: (\S+)\n# points: ([\d.]+)",
+                       (root / MASTER).read_text(), re.M)
+    return {name: float(points) for name, points in found}
+
+
+def facts(root: Path = ROOT) -> dict[str, str]:
+    """Every fact prose may quote, by name, as it is written in prose."""
+    s = settings(root)
+    g, pub = s.MNIST_GRADING, {**s.MNIST_GRADING, **s.MNIST_PUBLIC}
+    low, high = s.LOG_FLOOR_RANGE
+    batch, n_in, n_out = s.LARGE_LAYER
+    measured = json.loads((root / MEASURED).read_text()) if (root / MEASURED).exists() else {}
+    out = {
+        "mnist.n_train": f"{g['n_train']:,}", "mnist.epochs": f"{g['epochs']}",
+        "mnist.lr": f"{g['lr']:g}", "mnist.batch_size": f"{g['batch_size']}",
+        "mnist.threshold": percent(g["threshold"]),
+        "mnist.time_budget": f"{g['time_budget_s']:g} s",
+        "mnist.checked_steps": f"{g['checked_steps']}",
+        "mnist.layers": "-".join(str(n) for n in g["layer_sizes"]),
+        "public.n_train": f"{pub['n_train']:,}", "public.epochs": f"{pub['epochs']}",
+        "public.threshold": percent(pub["threshold"]),
+        "log_floor.low": sci(low), "log_floor.high": sci(high),
+        "large_layer": f"{n_in} x {n_out}", "large_layer.seconds": f"{s.LARGE_LAYER_SECONDS:g} s",
+        "large_layer.batch": f"{batch}",
+    }
+    for name, value in s.TOLERANCES.items():
+        out[f"tolerance.{name}"] = sci(value)
+    for run, m in measured.items():
+        out[f"measured.{run}"] = f"{100 * m['min']:.1f}-{100 * m['max']:.1f} %"
+        out[f"measured.{run}.seeds"] = f"{m['seeds']}"
+        out[f"measured.{run}.seconds"] = f"{m['seconds_per_seed']:.1g} s"
+    points = question_points(root)
+    out.update({f"points.{q}": f"{p:g}" for q, p in points.items()})
+    out["points.total"] = f"{sum(points.values()):g}"
+    return out
+
+
+def expand(text: str, known: dict[str, str], where: str = "text") -> str:
+    """``text`` with every ``{{name}}`` replaced by that fact."""
+    def value(match: re.Match) -> str:
+        if match.group(1) not in known:
+            raise KeyError(f"{where}: unknown fact {{{{{match.group(1)}}}}} (known: "
+                           f"{', '.join(sorted(known))})")
+        return known[match.group(1)]
+    return PLACEHOLDER.sub(value, text)
+
+
+def refresh(text: str, known: dict[str, str], where: str = "text") -> str:
+    """``text`` with every marked copy ``<!--{name}-->...<!--/-->`` rewritten from the fact."""
+    def value(match: re.Match) -> str:
+        if match.group(1) not in known:
+            raise KeyError(f"{where}: unknown fact {match.group(1)!r}")
+        return f"<!--{{{match.group(1)}}}-->{known[match.group(1)]}<!--/-->"
+    return MARKED.sub(value, text)
+
+
 def generated(root: Path = ROOT) -> dict[str, str]:
     """Every generated document: its path under ``root`` -> its content."""
-    return {OUTPUTS_PAGE: outputs_page()}
+    known = facts(root)
+    out = {name: refresh((root / name).read_text(), known, name) for name in MARKED_FILES}
+    out[OUTPUTS_PAGE] = outputs_page()
+    return out
 
 
 def stale(root: Path = ROOT) -> list[str]:
