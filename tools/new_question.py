@@ -142,7 +142,7 @@ CATALOGUE_ROW = '''    # -- {id} -----------------------------------------------
 PROPERTY_ROW = '''    "{id}": lambda c, r, s: c.check_{id}(r.{id}, seed=s),
 '''
 
-README_ROW = "| {id} | {points:g} | `{id}(z)`: TODO, same shape as `z` |\n"
+README_ROW = "| {id} | <!--{{points.{id}}}-->{points:g}<!--/--> | `{id}(z)`: TODO, same shape as `z` |\n"
 
 
 class ScaffoldError(Exception):
