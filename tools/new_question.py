@@ -133,7 +133,7 @@ def {id}(z: np.ndarray) -> np.ndarray:
     return {expression}
 '''
 
-CATALOGUE_ROW = '''    # -- {id} ---------------------------------------------------------------------------
+CATALOGUE_ROW = '''    # -- {id} {rule}
     bug("{id}_returns_input", "{id} returns its input z unchanged", "{id}",
         ["{id}(z)", "returning z itself"],
         ("    return {expression}\\n", "    return z\\n")),
@@ -197,7 +197,8 @@ def scaffold(root: Path, qid: str, title: str, points: float, take_from: str,
     if check_module.exists():
         raise ScaffoldError(f"{check_module} exists already")
 
-    fields = {"id": qid, "title": title, "points": points, "expression": expression}
+    fields = {"id": qid, "title": title, "points": points, "expression": expression,
+              "rule": "-" * max(3, 86 - len(qid))}
     master = take_points(master, take_from, points)
     master = insert_question(master, qid, after or list(existing)[-1],
                              QUESTION_CELLS.format(**fields))
