@@ -4,7 +4,7 @@ Facts (``facts()``): the settings a TA edits (``autograder/gradekit/checks/setti
 MNIST training and threshold, log floors, the large layer, tolerances), each question's
 points (the ``points:`` of its ``BEGIN QUESTION`` in the master) and what the reference was
 measured to reach (``autograder/mnist_measured.json``, written by
-``tools/mnist_threshold.py --record`` with the settings it used). They reach prose two ways:
+``tools/mnist_threshold.py`` with the settings it used). They reach prose two ways:
 
 * the master's text writes ``{{mnist.threshold}}``; the build expands it in the notebook
   (``expand``), so the master holds no copy;
