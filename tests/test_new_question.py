@@ -124,3 +124,27 @@ def test_a_scaffolded_question_is_registered_built_and_graded(adapted, tmp_path)
             if s < questions[q]["points"]}
     assert lost == {QID}, wrong["extra_data"]["summary"]
     assert f"{QID}_returns_input" in {m["id"] for m in wrong["extra_data"]["mistakes"]}
+
+
+# The kit's own tests that a new question or a setting touches, run in the adapted copy (the
+# whole suite takes too long for one test): allow-lists, registrations, prose, outputs, the
+# new catalogue row and the new public check over 200 seeds. The measurement record is
+# expected to be stale there (the settings changed without re-measuring).
+ADAPTED_TESTS = ["tests/test_registration.py", "tests/test_facts.py",
+                 "tests/test_answer_key.py::test_the_student_bundle_holds_only_the_reviewed_files",
+                 "tests/test_answer_key.py::test_the_worker_gets_only_what_the_notebook_runs",
+                 "tests/test_knowledge_check.py", "tests/test_outputs.py",
+                 f"tests/test_catalogue.py::test_bug_loses_exactly_its_questions_and_is_named"
+                 f"[{QID}_returns_input]",
+                 f"tests/test_grading_properties.py::test_public_check_never_fails_the_reference"
+                 f"[{QID}]",
+                 "tests/test_new_question.py::test_prose_copies_are_generated_and_up_to_date"]
+
+
+def test_the_kits_own_tests_pass_on_the_adapted_copy(adapted):
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                           *ADAPTED_TESTS], cwd=adapted, capture_output=True, text=True,
+                          timeout=900)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+    passed = re.search(r"(\d+) passed", proc.stdout)
+    assert passed and int(passed.group(1)) >= len(ADAPTED_TESTS), proc.stdout[-2000:]

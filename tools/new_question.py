@@ -23,6 +23,8 @@ the pieces for anything else). It writes:
   ``z``), which must lose exactly this question's points;
 * ``tests/test_grading_properties.py``: the public check in ``PUBLIC_CHECKS``, so it is
   proven over 200 seeds never to fail the reference;
+* ``tests/test_answer_key.py``: the check module on the student bundle's allow-list (the
+  public copy of the checks carries it, with stored answers in place of the reference);
 * ``README.md``: the question's row in "The graded surface".
 
 The question's id is its label everywhere (``grader.check("ID")``, results, grades.csv): no
@@ -43,6 +45,7 @@ MASTER = "solutions/backprop_master.py"
 CHECKS = "autograder/gradekit/checks"
 CATALOGUE = "tests/catalogue/entries.py"
 PROPERTIES = "tests/test_grading_properties.py"
+ALLOW_LIST = "tests/test_answer_key.py"   # the reviewed files of the student bundle
 README = "README.md"
 
 QUESTION_CELLS = '''# %% [raw]
@@ -221,6 +224,11 @@ def scaffold(root: Path, qid: str, title: str, points: float, take_from: str,
     table_end = properties.index("\n}\n", properties.index("PUBLIC_CHECKS = {")) + 1
     writes[PROPERTIES] = properties[:table_end] + PROPERTY_ROW.format(**fields) + \
         properties[table_end:]
+    allowed = (root / ALLOW_LIST).read_text()
+    modules = re.search(r'\*\(f"gradekit/checks/\{m\}\.py" for m in \[.*?(?=\]\))', allowed, re.S)
+    if modules is None:
+        raise ScaffoldError(f"{ALLOW_LIST}: no list of the checks' modules")
+    writes[ALLOW_LIST] = allowed[:modules.end()] + f', "{qid}"' + allowed[modules.end():]
     readme = (root / README).read_text()
     last_row = re.search(rf"^\| {re.escape(after or list(existing)[-1])} \|.*\n", readme, re.M)
     if last_row is None:
