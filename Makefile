@@ -14,7 +14,8 @@ SOURCES := solutions/backprop_master.py $(wildcard assignment/*.py) \
 	assignment/README.md assignment/requirements.txt \
 	requirements/grading.in requirements/grading.txt tools/build_assignment.py \
 	autograder/run_autograder autograder/setup.sh $(wildcard autograder/gradekit/*.py) \
-	$(wildcard autograder/gradekit/checks/*.py)
+	$(wildcard autograder/gradekit/checks/*.py) tools/generated_prose.py \
+	autograder/mnist_measured.json README.md autograder/GRADING.md
 
 .PHONY: help setup lock data assign autograder student-zip grade test lint question report \
 	bench check-generated clean browser
