@@ -97,7 +97,8 @@ for name in modules:
         failed_imports[name] = f"{type(exc).__name__}: {exc}"
         continue
     for obj in list(vars(module).values()):
-        fns = [obj] + ([v for v in vars(obj).values() if callable(v)] if inspect.isclass(obj) else [])
+        fns = [obj] + ([v for v in vars(obj).values() if callable(v)]
+                       if inspect.isclass(obj) else [])
         for fn in fns:
             if not callable(fn):
                 continue
@@ -122,18 +123,45 @@ print(json.dumps({"found": found, "failed_imports": failed_imports, "tried": tri
 """
 
 
-def test_no_callable_in_the_bundle_computes_a_graded_answer(tmp_path):
+def probe(tmp_path, extra: dict[str, str] | None = None) -> dict:
+    """PROBE's report on the unpacked bundle, with ``extra`` files added to it."""
     with zipfile.ZipFile(ROOT / "assignment" / "backprop-student.zip") as zf:
         zf.extractall(tmp_path)
     bundle = tmp_path / FOLDER
+    for name, text in (extra or {}).items():
+        (bundle / name).write_text(text)
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     env["MPLBACKEND"] = "Agg"
     proc = subprocess.run([sys.executable, "-c", PROBE, str(bundle)], cwd=bundle, env=env,
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def test_no_callable_in_the_bundle_computes_a_graded_answer(tmp_path):
+    report = probe(tmp_path)
+    assert report["failed_imports"] == {}, report   # a module not imported is not probed
     assert report["tried"] > 20, report
     assert report["found"] == [], report
+
+
+LEAK = """
+import numpy as np
+
+class Maths:
+    def softmax_rows(z):
+        e = np.exp(z - z.max(axis=1, keepdims=True))
+        return e / e.sum(axis=1, keepdims=True)
+
+def loss(p, y):
+    return float(-np.mean(np.sum(y * np.log(p), axis=1)))
+"""
+
+
+def test_the_probe_finds_an_answer_key_when_there_is_one(tmp_path):
+    found = probe(tmp_path, {"leak.py": LEAK})["found"]
+    assert any("softmax_rows computes softmax" in f for f in found), found
+    assert any("loss computes cross_entropy" in f for f in found), found
 
 
 # --- delegation, graded through the zip ----------------------------------------------------
