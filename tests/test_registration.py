@@ -2,8 +2,8 @@
 with a message that names it (``registration_problems``, also run on a scaffolded copy by
 ``tests/test_new_question.py``).
 
-* a check the master's tests call is exported by ``gradekit.checks`` (``checks/__init__.py``),
-  and so is every ``check_*`` a checks module defines;
+* a check the master's tests call is exported by ``gradekit.checks`` (``checks/__init__.py``:
+  imported there and listed in ``__all__``);
 * every mistake id a check can name is in ``MISTAKES`` (``checks/mistakes.py``);
 * every check a public test runs with a ``seed`` is in ``PUBLIC_CHECKS``
   (``tests/test_grading_properties.py``), which proves it never fails the reference;
@@ -36,9 +36,13 @@ def master_tests(root: Path) -> dict[str, list[tuple[bool, str]]]:
 
 
 def exported(root: Path) -> set[str]:
+    """Names ``checks/__init__.py`` imports and lists in ``__all__``."""
     tree = ast.parse((root / CHECKS / "__init__.py").read_text())
-    return {alias.asname or alias.name for node in ast.walk(tree)
-            if isinstance(node, ast.ImportFrom) for alias in node.names}
+    imported = {alias.asname or alias.name for node in ast.walk(tree)
+                if isinstance(node, ast.ImportFrom) for alias in node.names}
+    listed = next((set(ast.literal_eval(n.value)) for n in tree.body if isinstance(n, ast.Assign)
+                   and any(getattr(t, "id", "") == "__all__" for t in n.targets)), set())
+    return imported & listed
 
 
 def defined_checks(root: Path) -> dict[str, str]:
@@ -103,9 +107,12 @@ def registration_problems(root: Path) -> list[str]:
     for question, cells in tests.items():
         for hidden, cell in cells:
             for check in re.findall(r"\bchecks\.(check_\w+)", cell):
-                if check not in registered:
+                if check not in defined:
+                    problems.append(f"{check} is called by {question}'s tests but defined in "
+                                    f"no module of {CHECKS}")
+                elif check not in registered:
                     problems.append(f"{check} is called by {question}'s tests but not registered "
-                                    f"in {CHECKS}/__init__.py")
+                                    f"in {CHECKS}/__init__.py (imported and in __all__)")
                 if not hidden and "seed=" in cell and check not in public_checks_proven(root):
                     problems.append(f"{check} runs in a public test of {question} but is not in "
                                     "PUBLIC_CHECKS (tests/test_grading_properties.py): nothing "
@@ -115,10 +122,6 @@ def registration_problems(root: Path) -> list[str]:
         if question not in catalogue_losses(root):
             problems.append(f"no catalogue entry (tests/catalogue/entries.py) loses {question}'s "
                             "points")
-    for check, module in defined.items():
-        if check not in registered:
-            problems.append(f"{check} is defined in {CHECKS}/{module} but not registered in "
-                            f"{CHECKS}/__init__.py")
     known = mistake_ids(root)
     for mistake, module in named_mistakes(root).items():
         if mistake not in known:
@@ -140,8 +143,7 @@ def test_a_forgotten_registration_is_named(tmp_path):
                  "tests/catalogue/entries.py", "tests/test_grading_properties.py", MASTER]:
         (tmp_path / name).write_text((ROOT / name).read_text())
     init = tmp_path / CHECKS / "__init__.py"
-    init.write_text(init.read_text().replace("check_relu_derivative, ", "")
-                    .replace("check_relu_derivative", ""))
+    init.write_text(init.read_text().replace('"check_relu_derivative", ', ""))
     mistakes = tmp_path / CHECKS / "mistakes.py"
     mistakes.write_text(re.sub(r'\n    "relu_mask_inverted": .*', "", mistakes.read_text()))
     properties = tmp_path / "tests" / "test_grading_properties.py"
@@ -149,7 +151,6 @@ def test_a_forgotten_registration_is_named(tmp_path):
                                  properties.read_text()))
     text = "\n".join(registration_problems(tmp_path))
     for expected in ("check_relu_derivative is called by q1's tests but not registered",
-                     "check_relu_derivative is defined in",
                      "mistake id 'relu_mask_inverted'",
                      "check_sigmoid_derivative runs in a public test of q1 but is not in "
                      "PUBLIC_CHECKS"):

@@ -15,7 +15,7 @@ the pieces for anything else). It writes:
   so the total stays the same;
 * ``autograder/gradekit/checks/ID.py``: ``check_ID(ID, seed)``, which compares the student's
   result with the reference's on drawn inputs and names the mistake ``ID_returns_input``;
-  registered in ``checks/__init__.py``;
+  registered in ``checks/__init__.py`` (imported and in ``__all__``);
 * ``autograder/gradekit/checks/reference.py``: ``ID(z)``, the reference maths (only the grader
   has it; the public check gets stored answers);
 * ``autograder/gradekit/checks/mistakes.py``: the mistake id ``ID_returns_input``;
@@ -208,8 +208,13 @@ def scaffold(root: Path, qid: str, title: str, points: float, take_from: str,
     writes = {MASTER: master}
     writes[f"{CHECKS}/{qid}.py"] = CHECK_MODULE.format(**fields)
     init = (root / CHECKS / "__init__.py").read_text()
-    writes[f"{CHECKS}/__init__.py"] = (
-        init.rstrip("\n") + f"\nfrom .{qid} import check_{qid}  # noqa: F401\n")
+    exports = init.find("\n__all__ = [")
+    if exports < 0:
+        raise ScaffoldError(f"{CHECKS}/__init__.py: no __all__ list")
+    end = init.index("\n]", exports)
+    writes[f"{CHECKS}/__init__.py"] = (init[:exports] + f"\nfrom .{qid} import check_{qid}\n"
+                                       + init[exports:end] + f'\n    "check_{qid}",'
+                                       + init[end:])
     reference = (root / CHECKS / "reference.py").read_text()
     writes[f"{CHECKS}/reference.py"] = reference.rstrip("\n") + "\n" + \
         REFERENCE_FUNCTION.format(**fields)
