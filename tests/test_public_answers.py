@@ -4,8 +4,11 @@ what the grader's own checks say.
 Every catalogue entry's graded code runs through the public test cases twice, in-process,
 as ``grader.check`` runs them: in the unpacked student bundle (nothing of the grader
 importable) and with the grader's ``gradekit.checks`` from the autograder zip (recomputing
-every answer). The same cases must fail, and a bug whose words the grader's public messages
-hold must be named by the student's copy too.
+every answer). The same questions must fail, and a bug whose words the grader's public
+messages hold must be named by the student's copy too. (The cases on a 1024 x 1024 layer
+compare values only on the grader, whose answers are too large to store: locally they check
+the time limit and shapes, so a wrong value there fails only the smaller cases of the same
+question.)
 
 Question 6's quick MNIST check is left out: by design the public copy checks its speed and
 accuracy only (the grader also verifies chosen steps against its own SGD step, an answer
@@ -90,15 +93,16 @@ def both_ways(source_dir, tmp_path_factory):
 
 
 def failed(results: dict) -> set[str]:
-    return {case for case, message in results.items() if message != "passed"}
+    """The questions with a failed public case."""
+    return {case.split()[0] for case, message in results.items() if message != "passed"}
 
 
 @pytest.mark.parametrize("entry", ENTRIES, ids=lambda e: e.name)
-def test_public_copy_fails_the_cases_the_grader_fails_and_names_the_bug(both_ways, entry):
+def test_public_copy_fails_the_questions_the_grader_fails_and_names_the_bug(both_ways, entry):
     student, grader = (side[entry.name] for side in both_ways)
     assert failed(student) == failed(grader), (student, grader)
-    grader_text = "\n".join(grader[c] for c in failed(grader)).lower()
-    student_text = "\n".join(student[c] for c in failed(student)).lower()
+    grader_text = "\n".join(m for m in grader.values() if m != "passed").lower()
+    student_text = "\n".join(m for m in student.values() if m != "passed").lower()
     words = [w.lower() for w in entry.words if not (len(w) == 2 and w[0] == "q")]
     if words and all(w in grader_text for w in words):
         assert all(w in student_text for w in words), (student, grader)
