@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     figures = {}
     with tempfile.TemporaryDirectory(prefix="backprop-mnist-") as tmp:
         with zipfile.ZipFile(args.zip) as zf:
-            zf.extractall(tmp, [n for n in zf.namelist() if n.startswith("files/")])
+            zf.extractall(tmp, [n for n in zf.namelist() if n.startswith(("files/", "gradekit/"))])
         files_dir = Path(tmp) / "files"
         checks, _ = load_kit(files_dir)
         for name, settings in (("grading", checks.MNIST_GRADING),
