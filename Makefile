@@ -14,15 +14,18 @@ SOURCES := solutions/backprop_master.py $(wildcard assignment/*.py) \
 	assignment/README.md assignment/requirements.txt \
 	requirements/grading.in requirements/grading.txt tools/build_assignment.py \
 	autograder/run_autograder autograder/setup.sh $(wildcard autograder/gradekit/*.py) \
-	$(wildcard autograder/gradekit/checks/*.py)
+	$(wildcard autograder/gradekit/checks/*.py) tools/generated_prose.py \
+	autograder/mnist_measured.json README.md autograder/GRADING.md
 
-.PHONY: help setup lock data assign autograder student-zip grade test report bench check-generated clean \
-	browser
+.PHONY: help setup lock data assign autograder student-zip grade test lint question report \
+	bench check-generated clean browser
 
 help:
 	@echo "make grade     grade every submission in SUBMISSIONS (default: submissions/)"
-	@echo "make test      run the kit's test suite"
+	@echo "make test      run the kit's test suite (and make lint)"
+	@echo "make lint      ruff check (rules in ruff.toml)"
 	@echo "make assign    regenerate the student notebook, solution notebook and zips"
+	@echo "make question  scaffold a new question (see tools/new_question.py)"
 	@echo "make report    catalogue detection report"
 	@echo "make bench     grading speed and memory benchmark"
 	@echo "make lock      re-resolve requirements/*.txt from requirements/*.in (network)"
@@ -66,16 +69,36 @@ assign autograder student-zip: $(STAMP)
 grade: $(STAMP)
 	$(PY) tools/grade_folder.py $(SUBMISSIONS) --out $(RESULTS) --jobs $(JOBS)
 
-test: $(STAMP) browser
+test: $(STAMP) browser lint
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-# Headless Chromium (Debian's package) renders the class report in the tests. Where it cannot be
-# installed (no apt-get, not root), the rendering test is skipped and says why.
+# The linter's rules are in ruff.toml.
+lint: | $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+
+# Headless Chromium (Debian's package) renders the class report in one test. `make test` says
+# what it does: uses the one on PATH, installs it with apt-get (as root), or skips with the
+# reason, and then that test is skipped and says why. NO_BROWSER=1 never installs it.
 browser:
-	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
-	  && export DEBIAN_FRONTEND=noninteractive && { apt-get install -y -q chromium >/dev/null \
-	  || { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; }; }; } \
-	  || echo "chromium not installed: the class report's rendering test will be skipped"
+	@if command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; then \
+	  echo "browser: using $$(command -v chromium || command -v chromium-browser) to render the class report in the tests"; \
+	elif [ -n "$(NO_BROWSER)" ]; then \
+	  echo "browser: not installing Chromium (NO_BROWSER is set): the class report's rendering test will be skipped"; \
+	elif [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then \
+	  echo "browser: not installing Chromium (needs root and apt-get): the class report's rendering test will be skipped"; \
+	else \
+	  echo "browser: installing Debian's chromium package with apt-get to render the class report in the tests; NO_BROWSER=1 skips this"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get install -y -q chromium >/dev/null || { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; } \
+	  || echo "browser: apt-get could not install chromium: the class report's rendering test will be skipped"; \
+	fi
+
+# Scaffold a question (tools/new_question.py says what it writes), e.g.
+#   make question ID=tanh_derivative TITLE="the tanh derivative" POINTS=5 FROM=q3 \
+#        EXPRESSION="1 - np.tanh(z) ** 2"
+question: | $(VENV)/.installed
+	$(PY) tools/new_question.py $(ID) --title "$(TITLE)" --points $(POINTS) --take-from $(FROM) \
+		--expression "$(EXPRESSION)" $(if $(AFTER),--after $(AFTER))
 
 report: $(STAMP)
 	$(PY) tools/catalogue_report.py

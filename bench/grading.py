@@ -150,5 +150,6 @@ def otter_run_timed(notebook: Path, zip_path: Path, *, cpu: str = "0") -> dict:
             tests = json.loads((out / "results.json").read_text())["tests"]
             score = round(sum(t.get("score") or 0 for t in tests), 4)
         except (OSError, ValueError, KeyError, TypeError):
-            raise RuntimeError("otter run failed:\n" + log.decode("utf-8", "replace")[-2000:])
+            raise RuntimeError("otter run failed:\n"
+                               + log.decode("utf-8", "replace")[-2000:]) from None
     return {"wall_s": wall, "peak_rss_mb": peak.rss_mb, "score": score, "cpu_s": cpu_seconds}

@@ -167,7 +167,7 @@ _ = threadpool_limits(1)
 # points: 10
 
 # %% [markdown]
-# ## Question 1: activation derivatives (10 points)
+# ## Question 1: activation derivatives ({{points.q1}} points)
 #
 # Equation 4 needs $f'(Z)$: the derivative of the activation **at the pre-activation** $Z$, the
 # value that went *into* $f$. That is what the chain rule gives for $A = f(Z)$:
@@ -269,7 +269,7 @@ def test_relu_derivative_hidden(relu_derivative):
 # points: 14
 
 # %% [markdown]
-# ## Question 2: softmax and cross-entropy (14 points)
+# ## Question 2: softmax and cross-entropy ({{points.q2}} points)
 #
 # **Softmax** turns each row of logits into probabilities, along the **last axis** (one row per
 # example): $\operatorname{softmax}(z)_k = e^{z_k} / \sum_j e^{z_j}$.
@@ -295,7 +295,8 @@ def test_relu_derivative_hidden(relu_derivative):
 # should make the term vanish. Clip the probabilities to at least `1e-12` before the log
 # (`np.clip` or `np.maximum` do it): such a tiny floor changes nothing for sensible predictions and
 # caps the loss of a confidently wrong one at $-\log 10^{-12} \approx 27.6$. Any floor from
-# `1e-16` to `1e-7` is accepted (scikit-learn uses `1e-15`; `log(probs + eps)` works too).
+# `{{log_floor.low}}` to `{{log_floor.high}}` is accepted (scikit-learn uses `1e-15`;
+# `log(probs + eps)` works too).
 #
 # **Why the gradient of softmax with cross-entropy is $(\hat Y - Y)/B$** (equation 1). Take one
 # example: logits $z$, $p = \operatorname{softmax}(z)$, one-hot $y$ and loss
@@ -449,7 +450,7 @@ def test_cross_entropy_hidden(cross_entropy):
 # points: 24
 
 # %% [markdown]
-# ## Question 3: a linear layer that learns (24 points)
+# ## Question 3: a linear layer that learns ({{points.q3}} points)
 #
 # `LinearLayer(n_in, n_out, rng)` holds `W` of shape `(n_in, n_out)` and `b` of shape `(n_out,)`.
 # It is equations 2 to 4 for one layer: given $G = \partial \mathcal L / \partial Z$ for its
@@ -623,7 +624,7 @@ _ = gradient_check_layer(LinearLayer(4, 3, np.random.default_rng(0)))
 # points: 16
 
 # %% [markdown]
-# ## Question 4: backward through the whole network (16 points)
+# ## Question 4: backward through the whole network ({{points.q4}} points)
 #
 # The course's `MLP` (in `backprop_support.py`) stacks your layers:
 # `Linear -> f -> Linear -> f -> ... -> Linear`. Its `forward(x)` keeps, for each hidden layer
@@ -733,7 +734,7 @@ def test_network_backward_returns_input_gradient_hidden(network_backward, Linear
 # points: 15
 
 # %% [markdown]
-# ## Question 5: one step of gradient descent (15 points)
+# ## Question 5: one step of gradient descent ({{points.q5}} points)
 #
 # `train_step(model, x, y, lr)` does one step of stochastic gradient descent on a mini-batch:
 #
@@ -869,12 +870,14 @@ plot_decision_boundary({"no hidden layer": linear_model, "two hidden sigmoid lay
 # points: 15
 
 # %% [markdown]
-# ## Question 6: train on MNIST (15 points)
+# ## Question 6: train on MNIST ({{points.q6}} points)
 #
 # Nothing new to write: the grader builds `MLP([784, 128, 10], LinearLayer, rng)` with your
-# layer, trains it with your `train_step` on the first 20,000 training images (3 epochs,
-# learning rate 0.1, batches of 64) and measures its accuracy on the 10,000 test images. You
-# need at least **90 %**; a correct implementation reaches about 93 %. At a few steps the
+# layer, trains it with your `train_step` on the first {{mnist.n_train}} training images
+# ({{mnist.epochs}} epochs, learning rate {{mnist.lr}}, batches of {{mnist.batch_size}}) and
+# measures its accuracy on the 10,000 test images. You need at least **{{mnist.threshold}}**;
+# the reference solution reaches {{measured.grading}} (over {{measured.grading.seeds}} runs
+# with different initial weights). At a few steps the
 # grader also checks that your `train_step` took one SGD step with the backpropagated gradient:
 # the points need backpropagation, not weights found another way. Training must also be
 # vectorised: a Python loop over the examples of a batch is far too slow and is stopped. The
@@ -959,7 +962,7 @@ def test_mnist_accuracy_hidden(train_step, LinearLayer):
 # points: 6
 
 # %% [markdown]
-# ## Question 7: knowledge check (6 points)
+# ## Question 7: knowledge check ({{points.q7}} points)
 #
 # Set each variable to the letter of the best answer, as a lower-case string: `"a"`, `"b"`,
 # `"c"` or `"d"`. The local check only verifies the format and awards no points; Gradescope

@@ -22,7 +22,7 @@ import nbformat
 import pytest
 
 import build_assignment
-from conftest import ROOT, question_scores, solution_notebook
+from conftest import ROOT, master_questions, question_scores, solution_notebook
 
 FOLDER = build_assignment.STUDENT_FOLDER
 # Every file of the student bundle, reviewed: the notebook, its support code and data, the
@@ -30,7 +30,7 @@ FOLDER = build_assignment.STUDENT_FOLDER
 # reference.py only looks stored answers up).
 BUNDLE = {f"{FOLDER}/{name}" for name in [
     "README.md", "backprop.ipynb", "backprop_support.py", "diagnostics.py", "mnist.npz",
-    "requirements.txt", "tests/answers.npz", *(f"tests/q{i}.py" for i in range(1, 8)),
+    "requirements.txt", "tests/answers.npz", *(f"tests/{q}.py" for q in master_questions()),
     "gradekit/__init__.py", *(f"gradekit/checks/{m}.py" for m in [
         "__init__", "answers", "calling", "compare", "mistakes", "mnist", "networks",
         "q1_derivatives", "q2_softmax", "q3_linear", "q4_network", "q5_train_step", "q7_quiz",

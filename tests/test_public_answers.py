@@ -37,7 +37,7 @@ import importlib.util, json, sys
 from pathlib import Path
 tests, modules = Path(sys.argv[1]), Path(sys.argv[2])
 from otter.test_files import ExceptionTestFile
-files = [ExceptionTestFile.from_file(str(p)) for p in sorted(tests.glob("q*.py"))
+files = [ExceptionTestFile.from_file(str(p)) for p in sorted(tests.glob("*.py"))
          if p.stem != "q6"]
 out = {}
 for path in sorted(modules.glob("*.py")):

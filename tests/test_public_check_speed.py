@@ -28,7 +28,7 @@ from otter.test_files import ExceptionTestFile
 env = vars(ref)
 env.update({k: v for k, v in {"q7_1": "b", "q7_2": "b", "q7_3": "b", "q7_4": "a"}.items()})
 seconds = {}
-for path in sorted(tests.glob("q*.py")):
+for path in sorted(tests.glob("*.py")):
     test_file = ExceptionTestFile.from_file(str(path))
     start = time.process_time()
     for case in test_file.test_cases:

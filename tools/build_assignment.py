@@ -36,6 +36,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "autograder"))
 
 from gradekit.python_version import IMAGE, dotted  # noqa: E402
+
+import generated_prose  # noqa: E402
 MASTER = ROOT / "solutions" / "backprop_master.py"
 BUILD = Path(os.environ.get("BACKPROP_BUILD_DIR", ROOT / "build"))
 NOTEBOOK_NAME = "backprop.ipynb"
@@ -57,6 +59,9 @@ COMMITTED_OUTPUTS = [
     "submissions/blank.ipynb",
     "submissions/buggy_bias_gradient_mean.ipynb",
 ]
+
+# otter's own entry point and its settings: grading runs gradekit (run_autograder), never them.
+OTTER_RUNNER = ("run_otter.py", "otter_config.json")
 
 # The bundled example of a buggy submission: the reference with one realistic mistake.
 EXAMPLE_BUG = ("        self.db = grad_out.sum(axis=0)\n", "        self.db = grad_out.mean(axis=0)\n")
@@ -119,10 +124,12 @@ def run(cmd: list[str], **kwargs) -> None:
 
 
 def master_notebook(out_dir: Path) -> Path:
-    """Convert the jupytext master to .ipynb (otter assign reads only notebooks)."""
+    """Convert the jupytext master to .ipynb (otter assign reads only notebooks), with each
+    ``{{fact}}`` of its text written out (``generated_prose.py``)."""
     import jupytext
 
-    nb = jupytext.read(MASTER)
+    text = generated_prose.expand(MASTER.read_text(), generated_prose.facts(), MASTER.name)
+    nb = jupytext.reads(text, fmt="py:percent")
     path = out_dir / NOTEBOOK_NAME
     jupytext.write(nb, path, fmt="ipynb")
     return path
@@ -166,7 +173,7 @@ def question_table(nb_path: Path) -> dict[str, dict]:
             pending = config["name"].strip()
             table[pending] = {"title": pending, "points": float(config["points"])}
         elif cell.cell_type == "markdown" and pending is not None:
-            match = re.match(r"##\s*Question\s*\d+:\s*(.+?)\s*\(\d+ points\)", cell.source)
+            match = re.match(r"##\s*Question\s*[\w.]+:\s*(.+?)\s*\([\d.]+ points\)", cell.source)
             if match:
                 table[pending]["title"] = match.group(1)
                 pending = None
@@ -283,11 +290,8 @@ def build(out_root: Path) -> dict[str, Path]:
     ag_files: dict[str, Path | bytes] = {}
     with zipfile.ZipFile(otter_zip) as zf:
         for name in zf.namelist():
-            if not name.endswith("/"):
+            if not name.endswith("/") and name not in OTTER_RUNNER:
                 ag_files[name] = zf.read(name)
-    config = json.loads(ag_files["otter_config.json"])
-    config.update({"print_summary": False, "show_stdout": False, "logo": False})
-    ag_files["otter_config.json"] = (json.dumps(config, indent=2, sort_keys=True) + "\n").encode()
     ag_files["run_autograder"] = (AUTOGRADER_DIR / "run_autograder").read_bytes()
     # The image: the kit's Python version and grading lock instead of otter's generic set-up.
     ag_files["setup.sh"] = (AUTOGRADER_DIR / "setup.sh").read_bytes()
@@ -310,7 +314,7 @@ def main() -> None:
                         help="write outputs under this directory instead of the repository")
     args = parser.parse_args()
     if not args.check:
-        for name, path in build(args.out_root).items():
+        for path in [*build(args.out_root).values(), *generated_prose.write(args.out_root)]:
             print(f"wrote {path}")
         return
     with tempfile.TemporaryDirectory() as tmp:
@@ -322,6 +326,7 @@ def main() -> None:
         stale = [name for name in committed
                  if not (ROOT / name).exists()
                  or outputs[name].read_bytes() != (ROOT / name).read_bytes()]
+    stale += generated_prose.stale()
     if stale:
         raise SystemExit("out of date (run `make assign`): " + ", ".join(stale))
     print("generated files are up to date")

@@ -7,7 +7,7 @@ submission_metadata.yml names the students; see gradescope_export.py). Every
 submission is graded in its own process and its own Gradescope-style root, so nothing one
 submission does can reach another. Writes, under ``--out``:
 
-    <name>.json   the results.json Gradescope would show
+    <entry>.json  the results.json Gradescope would show (entry: the file or folder name)
     grades.csv    one row per submission: file, total, per-question points, status,
                   message, flags (tamper reasons for the instructor), named mistakes,
                   isolation (the level student code ran at: namespaces, user or none)

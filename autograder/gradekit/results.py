@@ -98,16 +98,16 @@ class Report:
             return "crashed"
         return "ok"
 
-    def problems(self) -> list[str]:
+    def problems(self, leave_out: tuple[str, ...] = ()) -> list[str]:
         """Short student-facing lines: the notebook's own cells that failed, then the first
-        test of each question that hit a time limit or stopped the worker (for a hidden test,
-        its one fixed sentence)."""
+        test of each question (but ``leave_out``) that hit a time limit or stopped the worker
+        (for a hidden test, its one fixed sentence)."""
         lines = []
         for cell in self.cells:
             if cell.status != "ok":
                 first = cell.message.strip().splitlines()[0] if cell.message.strip() else ""
                 lines.append(f"cell {cell.number}: {cell.status}: {first}"[:300])
-        for name in self.questions:
+        for name in (q for q in self.questions if q not in leave_out):
             stopped = [c for c in self.cases if c.question == name and (c.timed_out or c.crashed)]
             if stopped:   # a hidden case's safe message is one fixed sentence for any stop
                 shown = stopped[0].safe_message if stopped[0].hidden else stopped[0].message
@@ -131,19 +131,22 @@ class Report:
         return bool(cases) and all(c.hidden or c.points == 0 for c in cases)
 
     def mistakes(self) -> list[dict]:
-        """The mistakes the failed checks named (instructors' class reports count these)."""
-        return [{"id": c.mistake, "title": c.mistake_title, "question": c.question,
-                 "test": c.name} for c in self.cases if not c.passed and c.mistake]
+        """The mistakes the failed checks named (instructors' class reports count these), each
+        once per question however many of its checks recognised it (``test``: the first)."""
+        found: dict[tuple[str, str], dict] = {}
+        for c in self.cases:
+            if not c.passed and c.mistake and (c.question, c.mistake) not in found:
+                found[c.question, c.mistake] = {"id": c.mistake, "title": c.mistake_title,
+                                                "question": c.question, "test": c.name}
+        return list(found.values())
 
     # -- output -----------------------------------------------------------
     def question_output(self, name: str) -> str:
         lines = []
-        hidden_index = 0
         for case in (c for c in self.cases if c.question == name):
             mark = "passed" if case.passed else "FAILED"
-            if case.hidden:
-                hidden_index += 1
-                text = f"hidden test {hidden_index}: {mark}"
+            if case.hidden:   # named as in the instructor notes
+                text = f"hidden test {case.name}: {mark}"
                 if not case.passed:
                     text += f": {case.safe_message}"
             else:
@@ -174,7 +177,7 @@ class Report:
                              if self.isolation_why else ""))
         for case in self.cases:
             if case.hidden and not case.passed:
-                instructor.append(f"{case.question} {case.name}: {case.message}")
+                instructor.append(f"hidden test {case.name}: {case.message}")
         tests.append({
             "name": "Instructor notes (hidden from students)", "number": str(len(tests) + 1),
             "score": 0.0, "max_score": 0.0, "status": "failed" if self.flags else "passed",
@@ -192,7 +195,7 @@ class Report:
                        f"{self.max_score:g}"]
         if self.error is not None:
             summary.append(f"Your submission could not be graded: {self.error}")
-        summary += self.problems()
+        summary += self.problems(leave_out=tuple(later))   # its stops would tell its result
         summary += [f"Note: {n}" for n in self.notes]
         return printable({
             "score": self.score if self.error is None else 0.0,

@@ -247,7 +247,8 @@ class Sandbox:
         try:
             return wire.decode(value, reply_blobs, lambda i, t: Remote(self, i, t))
         except (wire.WireError, KeyError, ValueError, TypeError, RecursionError) as exc:
-            raise StudentError("BadValue", f"it returned a value the grader cannot read ({exc})")
+            raise StudentError("BadValue",
+                               f"it returned a value the grader cannot read ({exc})") from None
 
     def budget(self) -> tuple[float, float, str] | None:
         """The time budget requests are bounded by; ``Session`` replaces this."""

@@ -19,7 +19,7 @@ PATTERNS: list[tuple[str, str]] = [
     (r"\bbuiltins\b|__builtins__", "changes Python's builtins"),
     (r"def\s+__eq__\s*\(|__array_priority__|__array_ufunc__",
      "defines objects that compare specially"),
-    (r"backprop_reference|/autograder|\btests/q\d", "reaches for grader files"),
+    (r"backprop_reference|/autograder|\btests/\w+\.py\b", "reaches for grader files"),
     (r"\bsys\.modules\b|\bimportlib\b", "manipulates imported modules"),
     (r"\bctypes\b|_posixsubprocess|\bos\.(fork|exec|system|kill)", "escapes the Python sandbox"),
     (r"\bsys\.addaudithook\b|\bgc\.get_(objects|referrers)\b", "inspects the interpreter"),

@@ -1,6 +1,6 @@
 """Run otter's test files in the trusted process against a sandboxed submission.
 
-The test files are exactly the ones in the autograder zip (``tests/q*.py``), loaded with
+The test files are exactly the ones in the autograder zip (``tests/*.py``), loaded with
 otter's own ``ExceptionTestFile``. Each test case is called with the student's names bound to
 ``sandbox.Remote`` proxies, so student code runs in the worker while every assertion runs
 here. A test case passes only if it returns without raising.
