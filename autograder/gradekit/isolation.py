@@ -468,6 +468,8 @@ class Isolation:
             else None
         self.bwrap = bwrap_path() if level == "namespaces" else None
         self.filter = worker_filter()
+        if self.filter is not None:
+            self.filter.program   # compiled here, not in each worker's forked child
         self.survivors = ""            # why clean_up could not prove every process ended
         self._searchable: list[str] = []
         if level == "namespaces" and self.bwrap is None:
