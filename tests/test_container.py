@@ -4,7 +4,8 @@
 ``build/gradescope-sim/``) and runs ``run_autograder`` in a fresh runc container with Docker's
 default capabilities and seccomp profile, 768 MiB and half a CPU, where bubblewrap cannot make
 its namespaces. The reference gets full marks, the blank notebook nothing, at the strongest
-level that container allows; the escape attack (``tests/hostile/escape.py``, with its disk
+level that container allows (and at `user`, forced, as where its kernel has no Landlock);
+the escape attack (``tests/hostile/escape.py``, with its disk
 fills, network, survivor and shared-memory attacks, the in-process policy off) gains
 nothing, and nothing of it is left running or on the disk.
 
@@ -42,15 +43,20 @@ TOKEN, PORT = "container-escape", 47123
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
     folder = tmp_path_factory.mktemp("container")
-    notebooks = {"reference": solution_notebook(), "blank": student_notebook(),
-                 "attacker": escaping("/nonexistent-checkout", "/autograder/escape-mark", PORT,
-                                      TOKEN)}
+    attacker = escaping("/nonexistent-checkout", "/autograder/escape-mark", PORT, TOKEN)
+    # name -> (notebook, level forced or ""): "user" as in a container whose kernel has no
+    # Landlock
+    gradings = {"reference": (solution_notebook(), ""), "blank": (student_notebook(), ""),
+                "attacker": (attacker, ""), "reference-user": (solution_notebook(), "user"),
+                "attacker-user": (attacker, "user")}
     out = {}
-    for name, nb in notebooks.items():
+    for name, (nb, level) in gradings.items():
         path = folder / f"{name}.ipynb"
         nbformat.write(nb, path)
         env = {"SIM_PORT": str(PORT), "SIM_TOKEN": TOKEN}
-        if name == "attacker":
+        if level:
+            env["BACKPROP_ISOLATION"] = level
+        if name.startswith("attacker"):
             env["BACKPROP_TEST_WITHOUT_POLICY"] = "1"
         try:
             out[name] = gradescope_container.grade(path, AUTOGRADER_ZIP, env)
@@ -64,21 +70,24 @@ def _notes(results: dict) -> str:
 
 
 def test_reference_full_marks_and_blank_zero_at_the_strongest_level(graded):
-    for name, score in (("reference", 100), ("blank", 0)):
+    for name, score, level in (("reference", 100, EXPECTED_LEVEL), ("blank", 0, EXPECTED_LEVEL),
+                               ("reference-user", 100, "user")):
         run = graded[name]
         results = run["results"]
         assert results.get("score") == score, (name, results.get("score"), run["stdout_tail"],
                                                run["stderr_tail"])
-        assert results["extra_data"]["isolation"] == EXPECTED_LEVEL, _notes(results)
+        assert results["extra_data"]["isolation"] == level, _notes(results)
         assert results["extra_data"]["flags"] == [], results["extra_data"]["flags"]
         assert run["memory_limit_mb"] == 768, run["memory_limit_mb"]
-        assert "namespaces:" in _notes(results), "the level should say why namespaces failed"
+    assert "namespaces:" in _notes(graded["reference"]["results"]), \
+        "the level should say why namespaces failed"
 
 
-def test_attacks_gain_nothing_in_the_container(graded):
-    run = graded["attacker"]
+@pytest.mark.parametrize("name, level", [("attacker", EXPECTED_LEVEL), ("attacker-user", "user")])
+def test_attacks_gain_nothing_in_the_container(graded, name, level):
+    run = graded[name]
     results = run["results"]
-    assert results["score"] == 0 and results["extra_data"]["isolation"] == EXPECTED_LEVEL, \
+    assert results["score"] == 0 and results["extra_data"]["isolation"] == level, \
         _notes(results)
     cells = results["extra_data"]["cells"]
     report = json.loads(cells[-1]["message"].split("ESCAPE ", 1)[1])
@@ -103,5 +112,6 @@ def test_nothing_is_left_running_or_on_the_disk(graded):
         assert run["processes_left"] == [], f"{name}: {run['processes_left']}"
         assert run["sandbox_files_left"] == [], f"{name}: {run['sandbox_files_left']}"
         assert not run["container_left"], f"{name}: the container is still there"
-    # the disk fills wrote hundreds of MB: what stays in the container's layer is the cap's
-    assert graded["attacker"]["upper_growth_mb"] < 100, graded["attacker"]["upper_growth_mb"]
+    # the disk fills wrote hundreds of MB: nothing of them stays in the container's layer
+    for name in ("attacker", "attacker-user"):
+        assert graded[name]["upper_growth_mb"] < 50, (name, graded[name]["upper_growth_mb"])

@@ -103,7 +103,8 @@ def _mirror() -> str:
 
 
 def base_layer() -> Path:
-    rootfs = CACHE / f"base-{SUITE}" / "rootfs"
+    key = hashlib.sha256(" ".join((SUITE, *LIBRARIES)).encode()).hexdigest()[:12]
+    rootfs = CACHE / f"base-{SUITE}-{key}" / "rootfs"
     stamp = rootfs.parent / ".done"
     if not stamp.exists():
         shutil.rmtree(rootfs.parent, ignore_errors=True)

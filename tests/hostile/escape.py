@@ -189,19 +189,26 @@ raise EscapeReport("ESCAPE " + json.dumps(report))
 
 # Disk fills, each in a cell of its own: where the grader ends the worker for passing the
 # cap, the cell is recorded as crashed and the worker restarted without it (the attack cell
-# above still reports). Where the file system refuses, the cell raises "FILLED <n> MB".
+# after them still reports). Where the file system refuses, the cell removes what it wrote and
+# raises "FILLED <n> MB".
 FILL = r'''
 import os
-total = 0
+total, names, error = 0, [], ""
 try:
     for i in range({count}):
-        with open(os.path.join({where!r}, f"backprop-fill-{{i}}.bin"), "wb") as fh:
+        names.append(os.path.join({where!r}, f"backprop-fill-{{i}}.bin"))
+        with open(names[-1], "wb") as fh:
             for _ in range(30):
                 fh.write(b"x" * (1 << 20))
                 total += 1 << 20
 except OSError as exc:
-    raise OSError(f"FILLED {{total >> 20}} MB in {where}: {{exc}}")
-raise OSError(f"FILLED {{total >> 20}} MB in {where}")
+    error = f": {{exc}}"
+for name in names:   # what it could write is measured; the next cells start from nothing
+    try:
+        os.remove(name)
+    except OSError:
+        pass
+raise OSError(f"FILLED {{total >> 20}} MB in {where}{{error}}")
 '''
 FILL_PLACES = (".", "/tmp", "/dev/shm")   # the work directory, then shared writable ones
 FILL_MB = 600
