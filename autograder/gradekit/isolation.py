@@ -289,13 +289,14 @@ def _set_search(path: str, uid: int, allow: bool) -> None:
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         mode = os.stat(path).st_mode
-        entries = [e for e in _acl_entries(path) if e[0] != ACL_MASK
+        current = _acl_entries(path)
+        group = next(e[1] for e in current if e[0] == ACL_GROUP_OBJ)
+        mask = next((e[1] for e in current if e[0] == ACL_MASK), group) | 1   # others keep theirs
+        entries = [e for e in current if e[0] != ACL_MASK
                    and not (e[0] == ACL_USER and e[2] == uid)]
         if allow:
             entries.append((ACL_USER, 1, uid))   # search (x) only
-        named = [e for e in entries if e[0] in (ACL_USER, ACL_GROUP)]
-        group = next(e[1] for e in entries if e[0] == ACL_GROUP_OBJ)
-        if not named:   # back to plain permission bits
+        if not any(e[0] in (ACL_USER, ACL_GROUP) for e in entries):   # back to the mode bits
             try:
                 os.removexattr(path, ACL_XATTR)
             except OSError as exc:
@@ -303,9 +304,6 @@ def _set_search(path: str, uid: int, allow: bool) -> None:
                     raise
             os.chmod(path, (mode & ~0o070) | group << 3)
             return
-        mask = group
-        for entry in named:
-            mask |= entry[1]
         entries.append((ACL_MASK, mask, ACL_NO_ID))
         entries.sort(key=lambda e: (e[0], e[2]))
         os.setxattr(path, ACL_XATTR, struct.pack("<I", 2) + b"".join(
@@ -534,8 +532,8 @@ class Isolation:
 
     def guard(self, kit: Path, limits: Limits, stop_worker, on_exceed) -> DiskGuard | None:
         """The disk cap where the work directory is not a size-limited tmpfs: everything in
-        it, and at the ``user`` level the worker's files in the shared writable directories
-        and the files its processes keep after deleting them."""
+        it, the files the worker's processes keep open or mapped after deleting them and, at
+        the ``user`` level, its files in the shared writable directories."""
         if self.level == "namespaces":
             return None
         work, uid = str(kit / "work"), self.uid
