@@ -5,8 +5,9 @@ Gradescope unpacks the zip into /autograder/source, puts the upload in /autograd
 runs /autograder/source/run_autograder and reads /autograder/results/results.json. Here the
 root is a temporary folder (``AUTOGRADER_ROOT``) and the kit's Python is used
 (``BACKPROP_PYTHON``). The last test grades a submission that owns its process at the
-``namespaces`` level and at the ``user`` fallback (forced, as where a container refuses
-namespaces).
+``namespaces`` level and at the ``landlock`` and ``user`` fallbacks (forced, as where a
+container refuses namespaces). ``tests/test_container.py`` runs the same zip in a container
+shaped like Gradescope's.
 """
 
 from __future__ import annotations
@@ -82,13 +83,13 @@ def test_unreadable_uploads_still_give_a_valid_gradescope_result(tmp_path, uploa
     assert "could not be graded" in visible_text(results), visible_text(results)
 
 
-@pytest.mark.parametrize("level", ["namespaces", "user"])
+@pytest.mark.parametrize("level", ["namespaces", "landlock", "user"])
 def test_gradescope_entry_point_isolates_a_submission_that_owns_its_process(tmp_path, level):
-    """The Gradescope path at each level (the user level forced, as where a container refuses
+    """The Gradescope path at each level (the fallbacks forced, as where a container refuses
     namespaces): the escape attempt, with the in-process policy off, reads nothing hidden,
     the level is recorded, and the autograder's folder is left unreadable to other users."""
-    if level == "user" and os.geteuid() != 0:
-        pytest.skip("the user level needs root")
+    if level != "namespaces" and os.geteuid() != 0:
+        pytest.skip(f"the {level} level needs root")
     token = f"no-such-grader-{os.getpid()}"
     content = nbformat.writes(escaping(str(ROOT), str(tmp_path / "mark"), 9, token)).encode()
     results, _, source_mode = run_like_gradescope(tmp_path, "backprop.ipynb", content,

@@ -2,9 +2,9 @@
 
 ``tests/hostile/escape.py`` is graded with the in-process policy switched off by the trusted
 grader (``BACKPROP_TEST_WITHOUT_POLICY=1``), through ``tools/grade_folder.py`` (``make grade``)
-and the built zip, at the ``namespaces`` level and at the ``user`` fallback (forced with
-``BACKPROP_ISOLATION``), first in a batch with a reference and a blank notebook, with one and
-with two workers. Checked from outside wherever possible: files, processes, a listening
+and the built zip, at the ``namespaces`` level and at the ``landlock`` and ``user`` fallbacks
+(forced with ``BACKPROP_ISOLATION``), first in a batch with a reference and a blank notebook,
+with one and with two workers. Checked from outside wherever possible: files, processes, a listening
 socket, the other submissions' grades and flags. ``make grade`` refuses the ``none`` level
 unless told otherwise.
 """
@@ -26,6 +26,7 @@ import nbformat
 import pytest
 
 from conftest import AUTOGRADER_ZIP, ROOT, solution_notebook, student_notebook, visible_text
+from hostile import escape
 from hostile.escape import escaping
 
 sys.path.insert(0, str(ROOT / "autograder"))
@@ -56,14 +57,16 @@ def _sandbox_processes(uids: set[int]) -> list[str]:
 
 
 class Listener:
-    """A TCP socket on the grader's loopback; records every connection it accepts."""
+    """A TCP socket on the grader's loopback (or an abstract Unix socket); records every
+    connection it accepts."""
 
-    def __init__(self):
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
+    def __init__(self, abstract_name: str = ""):
+        self.sock = socket.socket(socket.AF_UNIX if abstract_name else socket.AF_INET)
+        self.sock.bind("\0" + abstract_name if abstract_name else ("127.0.0.1", 0))
         self.sock.listen()
         self.sock.settimeout(0.5)
-        self.port, self.connections, self.stop = self.sock.getsockname()[1], [], False
+        self.port = None if abstract_name else self.sock.getsockname()[1]
+        self.connections, self.stop = [], False
         self.thread = threading.Thread(target=self._serve, daemon=True)
         self.thread.start()
 
@@ -87,7 +90,7 @@ def grade_batch(tmp_path: Path, level: str, jobs: int) -> dict:
     folder, out = tmp_path / token / "submissions", tmp_path / token / "results"
     folder.mkdir(parents=True)
     mark = str(tmp_path / token / "escape-mark")
-    listener = Listener()
+    listener, unix_listener = Listener(), Listener("backprop-escape-" + token)
     nbformat.write(escaping(str(ROOT), mark, listener.port, token), folder / "a_attacker.ipynb")
     nbformat.write(solution_notebook(), folder / "b_reference.ipynb")
     nbformat.write(student_notebook(), folder / "c_blank.ipynb")
@@ -101,6 +104,7 @@ def grade_batch(tmp_path: Path, level: str, jobs: int) -> dict:
             capture_output=True, text=True, timeout=900, env=env)
     finally:
         listener.close()
+        unix_listener.close()
     assert proc.returncode == 0, f"grade_folder failed:\n{proc.stdout}\n{proc.stderr}"
     with (out / "grades.csv").open() as fh:
         rows = {row["file"]: row for row in csv.DictReader(fh)}
@@ -110,18 +114,27 @@ def grade_batch(tmp_path: Path, level: str, jobs: int) -> dict:
     assert report_text, f"the attack did not run to its end: {cells[-3:]}"
     report = json.loads(report_text.split("ESCAPE ", 1)[1])
     return {"rows": rows, "results": results, "report": report, "mark": Path(mark),
-            "connections": listener.connections, "zip_unchanged": zip_before ==
-            _digest(AUTOGRADER_ZIP), "stdout": proc.stdout}
+            "connections": listener.connections + unix_listener.connections,
+            "zip_unchanged": zip_before == _digest(AUTOGRADER_ZIP), "stdout": proc.stdout,
+            "fills": _fills(cells), "token": token}
 
 
-LEVELS = [("namespaces", 1), ("namespaces", 2), ("user", 1), ("user", 2)]
+def _fills(cells: list[dict]) -> dict[str, dict]:
+    """The outcome of each disk-fill cell (they come right before the attack cell)."""
+    return dict(zip(escape.FILL_PLACES, cells[-1 - len(escape.FILL_PLACES):-1]))
+
+
+LEVELS = [("namespaces", 1), ("namespaces", 2), ("landlock", 1), ("landlock", 2), ("user", 1),
+          ("user", 2)]
 
 
 @pytest.fixture(scope="module", params=LEVELS, ids=[f"{lv}-{j}jobs" for lv, j in LEVELS])
 def batch(request, tmp_path_factory):
     level, jobs = request.param
-    if level == "user" and os.geteuid() != 0:
-        pytest.skip("the user level needs root")
+    if level != "namespaces" and os.geteuid() != 0:
+        pytest.skip(f"the {level} level needs root")
+    if level == "landlock" and isolation.landlock_abi() < 1:
+        pytest.skip("this kernel has no Landlock")
     return level, jobs, grade_batch(tmp_path_factory.mktemp("iso"), level, jobs)
 
 
@@ -137,17 +150,21 @@ def test_every_result_records_its_isolation_level(batch):
 
 
 def test_attacker_reads_no_hidden_material(batch):
-    _, _, graded = batch
+    level, _, graded = batch
     report = graded["report"]
     for attack in ("read_hidden_tests", "read_reference", "read_zip", "read_other_submissions"):
         assert report[attack].startswith("refused"), f"{attack}: {report[attack]}"
+    if level != "user":   # at `user` what every user may read is readable (GRADING.md)
+        assert report["read_checkout"].startswith("refused"), report["read_checkout"]
     shown = visible_text(graded["results"]["a_attacker.ipynb"])
     assert "def test_" not in shown and "backprop_reference" not in shown, shown[:2000]
 
 
 def test_attacker_writes_nothing_outside_its_work_directory(batch):
-    _, _, graded = batch
+    level, _, graded = batch
     assert graded["report"]["write_outside"].startswith("refused"), graded["report"]
+    if level != "user":   # at `user` /tmp is writable: counted, and removed after (below)
+        assert graded["report"]["write_shared_tmp"].startswith("refused"), graded["report"]
     for path in (graded["mark"], ROOT / "escape-mark", Path("/tmp/backprop-escape-mark"),
                  Path("/escape-mark"), ROOT / ".venv/lib/python3.11/site-packages/escape.pth"):
         assert not path.exists(), f"the attacker wrote {path}"
@@ -155,21 +172,43 @@ def test_attacker_writes_nothing_outside_its_work_directory(batch):
 
 
 def test_attacker_stays_within_its_size_caps(batch):
+    """Each disk fill either is refused by the file system within the cap or ends with the
+    worker stopped by the grader's disk guard, having written at most the cap plus what one
+    poll interval lets through; nothing it wrote is left afterwards."""
     level, _, graded = batch
     report = graded["report"]
     big = report["one_file_beyond_cap"]
     assert big.startswith("refused"), f"a {FILE_MB} MB file limit let through {big}"
-    if level == "namespaces":   # the user level caps each file only (see GRADING.md)
-        total = int(re.search(r"(\d+) MB", report["work_dir_beyond_cap"]).group(1))
-        assert total <= WORK_MB, f"wrote {total} MB in a {WORK_MB} MB work directory"
+    for where, cell in graded["fills"].items():
+        filled = re.search(r"FILLED (\d+) MB", cell["message"])
+        if filled:
+            assert int(filled.group(1)) <= WORK_MB, f"{where}: {cell['message']}"
+            assert level != "user" or where == ".", f"{where}: {cell['message']}"
+        else:
+            assert cell["status"] == "crashed" and f"more than {WORK_MB} MB to disk" in \
+                cell["message"], f"{where}: {cell}"
+            seen = int(re.search(r"(\d+) MB seen", cell["message"]).group(1))
+            assert seen < escape.FILL_MB, f"{where}: the guard let {seen} MB through"
+    left = [p for d in ("/tmp", "/dev/shm") for p in Path(d).glob("backprop-*")
+            if p.name.startswith(("backprop-fill-", "backprop-escape-" + graded["token"]))]
+    assert left == [], f"files left behind: {left}"
 
 
 def test_attacker_reaches_no_network(batch):
     _, _, graded = batch
     report = graded["report"]
-    assert report["network_loopback"].startswith("refused"), report["network_loopback"]
-    assert report["network_internet"].startswith("refused"), report["network_internet"]
-    assert graded["connections"] == [], f"the grader's loopback got {graded['connections']}"
+    for attack in ("network_loopback", "network_internet", "network_abstract_unix"):
+        assert report[attack].startswith("refused"), f"{attack}: {report[attack]}"
+    assert graded["connections"] == [], f"the grader's listeners got {graded['connections']}"
+
+
+def test_attacker_gets_no_shared_memory_tracing_or_namespace(batch):
+    level, _, graded = batch
+    report = graded["report"]
+    for attack in ("ptrace_grader", "memfd", "sysv_shared_memory", "new_namespace"):
+        assert report[attack].startswith("refused"), f"{attack}: {report[attack]}"
+    if level == "landlock":   # at `user` /dev/shm is shared: counted, removed (size caps test)
+        assert report["posix_shared_memory"].startswith("refused"), report
 
 
 def test_attacker_leaves_no_process_and_its_fork_bomb_is_capped(batch):

@@ -11,9 +11,11 @@ Measures, with the built autograder zip (see bench/README.md for what each figur
    machine's float32 matmul rate and, when it is installed, PyTorch;
 4. versus_otter: grading the reference with gradekit and with a plain ``otter run -a`` of the
    same zip, on the same core, run after run in turn;
-5. gradescope: the reference graded by the zip's ``run_autograder`` in the image's environment
-   (the grading lock under the image's Python), in a cgroup limited to Gradescope's 768 MB and
-   half a CPU, run by run beside the same grading in an unlimited cgroup.
+5. gradescope: the reference graded by the zip's ``run_autograder`` in the Gradescope-like
+   container (``tools/gradescope_container.py``: runc, Docker's defaults, 768 MiB, half a CPU),
+   then in the image's environment (the grading lock under the image's Python) in a cgroup
+   limited to Gradescope's 768 MB and half a CPU, run by run beside the same grading in an
+   unlimited cgroup.
 6. report: writing the class report (tools/class_report.py) for a class of 1,000 submissions.
 
 Writes bench/results/bench-<date>.json (and latest.json) and prints a table of medians with
@@ -208,7 +210,8 @@ def run_gradescope(notebook: Path, zip_path: Path, runs: int) -> dict:
         with zipfile.ZipFile(zip_path) as zf:
             lock.write_bytes(zf.read("requirements.txt"))
         python = lock_env.lock_venv(version, lock)
-    out: dict = {"python": version, "runs": runs}
+    out: dict = {"python": version, "runs": runs,
+                 "container": gradescope.container_figures(notebook, zip_path, runs)}
     for limited in (True, False) * runs:
         key = "limited" if limited else "unlimited"
         r = gradescope.grade_in_group(notebook, zip_path, python, limited)

@@ -67,6 +67,7 @@ def _grade_into(report: results.Report, root: Path, limits: Limits,
     hidden_roots = [str(source), str(root), *extra_hidden]
     if os.geteuid() == 0:
         os.chmod(source, 0o700)   # no other user may read the tests or the reference
+        os.chmod(root / "results", 0o700)   # nor the results
     try:
         isolation = detect(hidden_roots, limits)
     except IsolationUnavailable as exc:

