@@ -577,7 +577,7 @@ def debugging_checklist(LinearLayer, network_backward, softmax, cross_entropy,
             g = np.random.default_rng(12).normal(size=(batch, sizes[-1]))
             probe = x.copy()
 
-            def loss() -> float:
+            def loss(model=model, probe=probe, g=g) -> float:
                 return float(np.sum(np.asarray(model.forward(probe), np.float64) * g))
 
             step, tolerance, _ = _precision(model.forward(x.copy()))

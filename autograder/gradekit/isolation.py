@@ -160,21 +160,6 @@ def python_roots() -> list[str]:
     paths = {sys.prefix, sys.base_prefix, *site.getsitepackages()}
     paths |= {sysconfig.get_paths()[k] for k in ("stdlib", "platstdlib", "purelib", "platlib")}
     paths |= {p for p in sys.path if p.rstrip("/").endswith(("site-packages", "dist-packages"))}
-    real = sorted({os.path.realpath(p) for p in paths if p and os.path.isdir(p)})
-    # keep the outermost ones only
-    return [p for p in real if not any(p != q and p.startswith(q.rstrip("/") + "/")
-                                       for q in real)]
-
-
-def _inside(path: str, root: str) -> bool:
-    return path == root or path.startswith(root.rstrip("/") + "/")
-
-
-def python_roots() -> list[str]:
-    """Real paths of the directories this Python and its packages live in (no grader code)."""
-    paths = {sys.prefix, sys.base_prefix, *site.getsitepackages()}
-    paths |= {sysconfig.get_paths()[k] for k in ("stdlib", "platstdlib", "purelib", "platlib")}
-    paths |= {p for p in sys.path if p.rstrip("/").endswith(("site-packages", "dist-packages"))}
     paths.add(os.path.dirname(os.path.realpath(sys.executable)))
     real = sorted({os.path.realpath(p) for p in paths if p and os.path.isdir(p)})
     # keep the outermost ones only
@@ -467,7 +452,7 @@ class Isolation:
         self.bwrap = bwrap_path() if level == "namespaces" else None
         self.filter = worker_filter()
         if self.filter is not None:
-            self.filter.program   # compiled here, not in each worker's forked child
+            self.filter.program   # noqa: B018 (compiled here, not in each worker's forked child)
         self.survivors = ""            # why clean_up could not prove every process ended
         self._searchable: list[str] = []
         if level == "namespaces" and self.bwrap is None:

@@ -104,10 +104,6 @@ _SILENT_FUNCTIONS = (("_posixsubprocess", "fork_exec"), ("posix", "mknod"),
 _ALSO_FROM_OS = ("fork", "forkpty", "execv", "execve", "posix_spawn", "posix_spawnp", "system")
 
 
-class SandboxViolation(PermissionError):
-    """Kept for callers that catch it; the hook itself raises plain ``PermissionError``."""
-
-
 def python_roots() -> list[str]:
     """Directories of the running Python installation and its import path."""
     roots = [sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix]
