@@ -13,7 +13,8 @@ STAMP := build/.assign-stamp
 SOURCES := solutions/backprop_master.py $(wildcard assignment/*.py) \
 	assignment/README.md assignment/requirements.txt \
 	requirements/grading.in requirements/grading.txt tools/build_assignment.py \
-	autograder/run_autograder autograder/setup.sh $(wildcard autograder/gradekit/*.py)
+	autograder/run_autograder autograder/setup.sh $(wildcard autograder/gradekit/*.py) \
+	$(wildcard autograder/gradekit/checks/*.py)
 
 .PHONY: help setup lock data assign autograder student-zip grade test report bench check-generated clean \
 	browser

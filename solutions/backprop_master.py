@@ -27,9 +27,6 @@
 # files:
 #   - backprop_support.py
 #   - diagnostics.py
-#   - backprop_maths.py
-#   - checklib.py
-#   - grading_settings.py
 #   - mnist.npz
 # autograder_files:
 #   - backprop_reference.py
@@ -61,9 +58,8 @@
 #     python -m pip install -r requirements.txt
 #
 # Then start `jupyter lab backprop.ipynb` (or open the notebook in VS Code). Keep
-# `backprop_support.py`, `diagnostics.py`, `backprop_maths.py`, `checklib.py`,
-# `grading_settings.py`, `mnist.npz` and the `tests/` folder beside the notebook: it imports
-# them.
+# `backprop_support.py`, `diagnostics.py`, `mnist.npz` and the `tests/` folder beside the
+# notebook (with the `gradekit/` folder the tests import): it imports them.
 #
 # ### How you work
 #
@@ -231,14 +227,14 @@ def sigmoid_derivative(z):
 
 # %%
 def test_relu_derivative(relu_derivative):
-    import checklib
-    checklib.check_relu_derivative(relu_derivative, seed=0)
+    from gradekit import checks
+    checks.check_relu_derivative(relu_derivative, seed=0)
 
 
 # %%
 def test_sigmoid_derivative(sigmoid_derivative):
-    import checklib
-    checklib.check_sigmoid_derivative(sigmoid_derivative, seed=0)
+    from gradekit import checks
+    checks.check_sigmoid_derivative(sigmoid_derivative, seed=0)
 
 
 # %%
@@ -247,8 +243,8 @@ hidden: true
 failure_message: sigmoid_derivative differs from the expected derivative on other inputs.
 """ # END TEST CONFIG
 def test_sigmoid_derivative_hidden(sigmoid_derivative):
-    import checklib
-    checklib.check_sigmoid_derivative(sigmoid_derivative, seed=101)
+    from gradekit import checks
+    checks.check_sigmoid_derivative(sigmoid_derivative, seed=101)
 
 
 # %%
@@ -257,8 +253,8 @@ hidden: true
 failure_message: relu_derivative differs from the expected mask on other inputs.
 """ # END TEST CONFIG
 def test_relu_derivative_hidden(relu_derivative):
-    import checklib
-    checklib.check_relu_derivative(relu_derivative, seed=202)
+    from gradekit import checks
+    checks.check_relu_derivative(relu_derivative, seed=202)
 
 
 # %% [raw]
@@ -362,20 +358,20 @@ def cross_entropy(probs, y):
 
 # %%
 def test_softmax(softmax):
-    import checklib
-    checklib.check_softmax(softmax, seed=0)
+    from gradekit import checks
+    checks.check_softmax(softmax, seed=0)
 
 
 # %%
 def test_softmax_large_logits(softmax):
-    import checklib
-    checklib.check_softmax_extreme(softmax)
+    from gradekit import checks
+    checks.check_softmax_extreme(softmax)
 
 
 # %%
 def test_cross_entropy(cross_entropy):
-    import checklib
-    checklib.check_cross_entropy(cross_entropy, seed=0)
+    from gradekit import checks
+    checks.check_cross_entropy(cross_entropy, seed=0)
 
 
 # %%
@@ -384,14 +380,14 @@ hidden: true
 failure_message: softmax gives wrong probabilities for batches of other shapes.
 """ # END TEST CONFIG
 def test_softmax_shapes_hidden(softmax):
-    import checklib
+    from gradekit import checks
     import numpy as np
     import backprop_reference as ref
     rng = np.random.default_rng(303)
     for shape in [(3, 3), (1, 5), (2, 3, 4)]:
         z = rng.normal(0, 4, size=shape)
-        got = checklib.call_student("softmax(z)", softmax, z.copy())
-        checklib.assert_close(f"softmax(z) for z of shape {shape}", got, ref.softmax(z),
+        got = checks.call_student("softmax(z)", softmax, z.copy())
+        checks.assert_close(f"softmax(z) for z of shape {shape}", got, ref.softmax(z),
                               show_values=False, wrong_answers=[
                                   ("normalising over axis 0 instead of the last axis",
                                    np.exp(z) / np.exp(z).sum(axis=0, keepdims=True),
@@ -406,15 +402,15 @@ hidden: true
 failure_message: softmax is not numerically stable for very large or very negative logits.
 """ # END TEST CONFIG
 def test_softmax_extreme_hidden(softmax):
-    import checklib
+    from gradekit import checks
     import numpy as np
     import backprop_reference as ref
     z = np.array([[-1200.0, -1000.0, -1100.0], [5000.0, 5000.0, -5000.0], [0.0, 1e-9, 800.0]])
     with np.errstate(all="ignore"):
-        got = checklib.call_student("softmax(z)", softmax, z.copy())
-    arr = checklib.expect_array("softmax(z) for very large logits", got, z.shape)
-    checklib.expect_finite("softmax(z) for very large logits", arr, mistake="softmax_overflow")
-    checklib.assert_close("softmax(z) for very large logits", got, ref.softmax(z),
+        got = checks.call_student("softmax(z)", softmax, z.copy())
+    arr = checks.expect_array("softmax(z) for very large logits", got, z.shape)
+    checks.expect_finite("softmax(z) for very large logits", arr, mistake="softmax_overflow")
+    checks.assert_close("softmax(z) for very large logits", got, ref.softmax(z),
                           show_values=False, mistake="softmax_overflow")
 
 
@@ -424,11 +420,11 @@ hidden: true
 failure_message: cross_entropy is not finite, or not right for any small floor, when a predicted probability is exactly 0.
 """ # END TEST CONFIG
 def test_cross_entropy_zero_probabilities_hidden(cross_entropy):
-    import checklib
+    from gradekit import checks
     import numpy as np
     probs = np.array([[0.0, 1.0, 0.0, 0.0], [0.25, 0.25, 0.5, 0.0], [0.0, 0.0, 0.0, 1.0]])
     y = np.array([[1.0, 0.0, 0.0, 0.0], [0.0, 0.0, 1.0, 0.0], [0.0, 0.0, 0.0, 1.0]])
-    checklib.check_cross_entropy_zeros(cross_entropy, probs, y)
+    checks.check_cross_entropy_zeros(cross_entropy, probs, y)
 
 
 # %%
@@ -437,8 +433,8 @@ hidden: true
 failure_message: cross_entropy gives the wrong value on other batches.
 """ # END TEST CONFIG
 def test_cross_entropy_hidden(cross_entropy):
-    import checklib
-    checklib.check_cross_entropy(cross_entropy, seed=404)
+    from gradekit import checks
+    checks.check_cross_entropy(cross_entropy, seed=404)
 
 
 # %% [raw]
@@ -538,26 +534,26 @@ class LinearLayer:
 
 # %%
 def test_linear_init(LinearLayer):
-    import checklib
-    checklib.check_linear_init(LinearLayer, seed=0)
+    from gradekit import checks
+    checks.check_linear_init(LinearLayer, seed=0)
 
 
 # %%
 def test_linear_forward(LinearLayer):
-    import checklib
-    checklib.check_linear_forward(LinearLayer, seed=0)
+    from gradekit import checks
+    checks.check_linear_forward(LinearLayer, seed=0)
 
 
 # %%
 def test_linear_backward(LinearLayer):
-    import checklib
-    checklib.check_linear_backward(LinearLayer, seed=0)
+    from gradekit import checks
+    checks.check_linear_backward(LinearLayer, seed=0)
 
 
 # %%
 def test_linear_backward_vectorised(LinearLayer):
-    import checklib
-    checklib.check_linear_backward_vectorised(LinearLayer, seed=0)
+    from gradekit import checks
+    checks.check_linear_backward_vectorised(LinearLayer, seed=0)
 
 
 # %%
@@ -566,8 +562,8 @@ hidden: true
 failure_message: LinearLayer.backward gives wrong gradients for layers of other sizes, changes W or b, or adds to the gradients of an earlier call.
 """ # END TEST CONFIG
 def test_linear_backward_reference_hidden(LinearLayer):
-    import checklib
-    checklib.check_linear_backward(LinearLayer, seed=505, show_values=False,
+    from gradekit import checks
+    checks.check_linear_backward(LinearLayer, seed=505, show_values=False,
                                    shapes=[(5, 3, 4), (1, 6, 2), (7, 7, 7), (5, 4, 3)])
 
 
@@ -577,20 +573,20 @@ hidden: true
 failure_message: LinearLayer's initial weights are not a usable random initialisation.
 """ # END TEST CONFIG
 def test_linear_init_hidden(LinearLayer):
-    import checklib
+    from gradekit import checks
     import numpy as np
-    checklib.check_linear_init(LinearLayer, seed=707, pattern=(0, 0, 1, 2, 1, 0, 3),
+    checks.check_linear_init(LinearLayer, seed=707, pattern=(0, 0, 1, 2, 1, 0, 3),
                                n_in=200, n_out=50)
-    layer = checklib.call_student("LinearLayer(200, 50, rng)", LinearLayer, 200, 50,
+    layer = checks.call_student("LinearLayer(200, 50, rng)", LinearLayer, 200, 50,
                                   np.random.default_rng(8))
-    W = checklib.expect_array("LinearLayer(200, 50, rng).W", layer.W, (200, 50))
-    b = checklib.expect_array("LinearLayer(200, 50, rng).b", layer.b, (50,))
+    W = checks.expect_array("LinearLayer(200, 50, rng).W", layer.W, (200, 50))
+    b = checks.expect_array("LinearLayer(200, 50, rng).b", layer.b, (50,))
     # He initialisation gives 0.1 here; any scale within a factor of 10 trains
     if not 0.01 <= float(W.std()) <= 1.0:
-        raise checklib.CheckFailed("the initial weights are far from the He scale.",
+        raise checks.CheckFailed("the initial weights are far from the He scale.",
                                    mistake="init_scale")
     if not np.all(np.abs(b) <= 1.0):
-        raise checklib.CheckFailed("the initial biases are large: start them at zero.",
+        raise checks.CheckFailed("the initial biases are large: start them at zero.",
                                    mistake="init_bias_large")
 
 
@@ -685,20 +681,20 @@ def network_backward(model, grad_logits):
 
 # %%
 def test_network_backward_relu(network_backward, LinearLayer):
-    import checklib
-    checklib.check_network_backward(network_backward, LinearLayer, "relu", seed=0)
+    from gradekit import checks
+    checks.check_network_backward(network_backward, LinearLayer, "relu", seed=0)
 
 
 # %%
 def test_network_backward_sigmoid(network_backward, LinearLayer):
-    import checklib
-    checklib.check_network_backward(network_backward, LinearLayer, "sigmoid", seed=0)
+    from gradekit import checks
+    checks.check_network_backward(network_backward, LinearLayer, "sigmoid", seed=0)
 
 
 # %%
 def test_network_backward_vectorised(network_backward, LinearLayer):
-    import checklib
-    checklib.check_network_backward_vectorised(network_backward, LinearLayer, seed=0)
+    from gradekit import checks
+    checks.check_network_backward_vectorised(network_backward, LinearLayer, seed=0)
 
 
 # %%
@@ -707,10 +703,10 @@ hidden: true
 failure_message: network_backward gives wrong gradients in networks of other shapes.
 """ # END TEST CONFIG
 def test_network_backward_deep_hidden(network_backward, LinearLayer):
-    import checklib
+    from gradekit import checks
     for activation in ("relu", "sigmoid"):
         for sizes in [(6, 5, 4, 3), (3, 4, 4, 4, 2)]:
-            checklib.check_network_backward(network_backward, LinearLayer, activation,
+            checks.check_network_backward(network_backward, LinearLayer, activation,
                                             seed=808, sizes=sizes, show_values=False)
 
 
@@ -720,8 +716,8 @@ hidden: true
 failure_message: network_backward does not return the gradient with respect to the input.
 """ # END TEST CONFIG
 def test_network_backward_returns_input_gradient_hidden(network_backward, LinearLayer):
-    import checklib
-    checklib.check_network_backward(network_backward, LinearLayer, "sigmoid", seed=909,
+    from gradekit import checks
+    checks.check_network_backward(network_backward, LinearLayer, "sigmoid", seed=909,
                                     sizes=(3, 4, 2), show_values=False)
 
 
@@ -784,14 +780,14 @@ def train_step(model, x, y, lr):
 
 # %%
 def test_train_step(train_step, LinearLayer):
-    import checklib
-    checklib.check_train_step(train_step, LinearLayer, "relu", seed=0, sizes=(4, 5, 5, 3))
+    from gradekit import checks
+    checks.check_train_step(train_step, LinearLayer, "relu", seed=0, sizes=(4, 5, 5, 3))
 
 
 # %%
 def test_train_step_vectorised(train_step, LinearLayer):
-    import checklib
-    checklib.check_train_step_large(train_step, LinearLayer, seed=0)
+    from gradekit import checks
+    checks.check_train_step_large(train_step, LinearLayer, seed=0)
 
 
 # %%
@@ -800,8 +796,8 @@ hidden: true
 failure_message: train_step updates the parameters of a deeper sigmoid network incorrectly.
 """ # END TEST CONFIG
 def test_train_step_deep_hidden(train_step, LinearLayer):
-    import checklib
-    checklib.check_train_step(train_step, LinearLayer, "sigmoid", seed=1001,
+    from gradekit import checks
+    checks.check_train_step(train_step, LinearLayer, "sigmoid", seed=1001,
                               sizes=(5, 4, 4, 3), lr=0.3, show_values=False)
 
 
@@ -811,8 +807,8 @@ hidden: true
 failure_message: repeated train_step calls do not reduce the loss on a small problem.
 """ # END TEST CONFIG
 def test_train_step_loss_falls_hidden(train_step, LinearLayer):
-    import checklib
-    checklib.check_loss_falls(train_step, LinearLayer)
+    from gradekit import checks
+    checks.check_loss_falls(train_step, LinearLayer)
 
 
 # %% [raw]
@@ -936,8 +932,8 @@ plot_first_layer_weights(mnist_model);
 
 # %%
 def test_mnist_small(train_step, LinearLayer):
-    import checklib
-    checklib.check_mnist_speed(train_step, LinearLayer)
+    from gradekit import checks
+    checks.check_mnist_speed(train_step, LinearLayer)
 
 
 # %%
@@ -947,8 +943,8 @@ points: 12
 failure_message: the network trained with your train_step does not reach the required MNIST test accuracy with SGD steps that use the backpropagated gradients.
 """ # END TEST CONFIG
 def test_mnist_accuracy_hidden(train_step, LinearLayer):
-    import checklib
-    checklib.check_mnist_accuracy(train_step, LinearLayer)
+    from gradekit import checks
+    checks.check_mnist_accuracy(train_step, LinearLayer)
 
 
 # %% [raw]
@@ -1018,8 +1014,8 @@ q7_4 = "a"  # SOLUTION
 points: 0
 """ # END TEST CONFIG
 def test_answer_format(q7_1, q7_2, q7_3, q7_4):
-    import checklib
-    checklib.check_answer_format({"q7_1": q7_1, "q7_2": q7_2, "q7_3": q7_3, "q7_4": q7_4})
+    from gradekit import checks
+    checks.check_answer_format({"q7_1": q7_1, "q7_2": q7_2, "q7_3": q7_3, "q7_4": q7_4})
 
 
 # %%
@@ -1029,8 +1025,8 @@ points: 6
 failure_message: at least one knowledge-check answer is wrong.
 """ # END TEST CONFIG
 def test_answers_hidden(q7_1, q7_2, q7_3, q7_4):
-    import checklib
-    checklib.check_answers({"q7_1": q7_1, "q7_2": q7_2, "q7_3": q7_3, "q7_4": q7_4},
+    from gradekit import checks
+    checks.check_answers({"q7_1": q7_1, "q7_2": q7_2, "q7_3": q7_3, "q7_4": q7_4},
                            {"q7_1": "b", "q7_2": "b", "q7_3": "b", "q7_4": "a"})
 
 

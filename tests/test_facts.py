@@ -1,5 +1,5 @@
 """Each fact a TA edits lives in one place; the prose copies in the notebook and the READMEs
-must agree with it: the MNIST settings and threshold (``grading_settings.py``), the accepted
+must agree with it: the MNIST settings and threshold (``autograder/gradekit/checks/settings.py``), the accepted
 log floors, the points (the master's question headers) and the support files (the master's
 ``files:`` list)."""
 
@@ -15,8 +15,8 @@ import pytest
 import build_assignment
 from conftest import ROOT, STUDENT_NB
 
-sys.path.insert(0, str(ROOT / "assignment"))
-import grading_settings  # noqa: E402
+sys.path[:0] = [str(ROOT / "autograder"), str(ROOT / "assignment")]   # the checks, the kit
+from gradekit.checks import settings as grading_settings  # noqa: E402
 
 
 def flat(text: str) -> str:
@@ -78,7 +78,7 @@ def test_points_in_the_notebook_and_readme_match_the_master(source_dir, notebook
 
 def test_support_files_named_in_the_prose_are_the_shipped_ones(notebook_text):
     files = build_assignment.support_files()
-    assert "checklib.py" in files and "mnist.npz" in files
+    assert "backprop_support.py" in files and "mnist.npz" in files
     named = re.search(r"Keep (.+?) and the `tests/` folder beside the notebook", notebook_text)
     assert named, "the notebook no longer says which files to keep beside it"
     assert re.findall(r"`([^`]+)`", named.group(1)) == files, named.group(1)

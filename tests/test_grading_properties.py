@@ -2,7 +2,7 @@
 deterministic, and the MNIST threshold sits safely below what the reference reaches.
 
 The reference implementation is ``backprop_reference.py`` from the autograder zip's files/
-(with ``checklib`` from the same folder).
+(with ``gradekit.checks`` from the same zip).
 """
 
 from __future__ import annotations
@@ -24,11 +24,11 @@ SEEDS = range(200)
 
 @pytest.fixture(scope="module")
 def kit(source_dir):
-    """(checklib, backprop_reference) from the autograder zip."""
+    """(checks, backprop_reference) from the autograder zip."""
     return mnist_threshold.load_kit(source_dir / "files")
 
 
-# name -> check(checklib, ref, seed); every public check of checklib that takes a seed
+# name -> check(checks, ref, seed); every public check that takes a seed
 PUBLIC_CHECKS = {
     "relu_derivative": lambda c, r, s: c.check_relu_derivative(r.relu_derivative, seed=s),
     "sigmoid_derivative": lambda c, r, s: c.check_sigmoid_derivative(r.sigmoid_derivative,
@@ -67,11 +67,11 @@ LARGE_CHECKS, LARGE_SEEDS = {"linear_backward_vectorised", "network_backward_vec
 
 @pytest.mark.parametrize("name", PUBLIC_CHECKS)
 def test_public_check_never_fails_the_reference(name, kit):
-    checklib, ref = kit
+    checks, ref = kit
     failures = []
     for seed in SEEDS if name not in LARGE_CHECKS else LARGE_SEEDS:
         try:
-            PUBLIC_CHECKS[name](checklib, ref, seed)
+            PUBLIC_CHECKS[name](checks, ref, seed)
         except Exception as exc:  # noqa: BLE001 - any failure on correct code is a finding
             failures.append(f"seed {seed}: {type(exc).__name__}: {str(exc).splitlines()[0]}")
     assert not failures, (f"check {name} failed the reference on {len(failures)} of "

@@ -28,8 +28,8 @@ def kit(source_dir):
 
 
 def failure(check, *args, **kwargs) -> str:
-    import checklib
-    with pytest.raises(checklib.CheckFailed) as info:
+    from gradekit.checks import CheckFailed
+    with pytest.raises(CheckFailed) as info:
         check(*args, **kwargs)
     return str(info.value)
 

@@ -1,4 +1,4 @@
-"""``checklib.check_mnist_accuracy``, the q6 check, on its own (in-process, small settings).
+"""``gradekit.checks.check_mnist_accuracy``, the q6 check, on its own (in-process, small settings).
 
 The grader's sandbox proxies offer ``call_many`` (a chunk of training steps per round trip);
 plain functions are called one batch at a time. Both must train identically and stop a
@@ -19,7 +19,7 @@ SMALL = {"n_train": 1280, "epochs": 2, "threshold": 0.5}   # 20 batches per epoc
 
 @pytest.fixture(scope="module")
 def kit(source_dir):
-    """(checklib, backprop_reference) from the autograder zip."""
+    """(checks, backprop_reference) from the autograder zip."""
     return mnist_threshold.load_kit(source_dir / "files")
 
 
@@ -39,10 +39,10 @@ class ChunkedProxy:
 
 
 def test_chunked_and_plain_training_give_the_same_accuracy(kit):
-    checklib, ref = kit
-    plain = checklib.check_mnist_accuracy(ref.train_step, ref.LinearLayer, **SMALL)
+    checks, ref = kit
+    plain = checks.check_mnist_accuracy(ref.train_step, ref.LinearLayer, **SMALL)
     proxy = ChunkedProxy(ref.train_step)
-    chunked = checklib.check_mnist_accuracy(proxy, ref.LinearLayer, **SMALL)
+    chunked = checks.check_mnist_accuracy(proxy, ref.LinearLayer, **SMALL)
     assert chunked == plain > 0.5
     # chunks end where the time is checked (after 5, 20, then every 20 batches) and around
     # every step the check verifies as an SGD step (the first, the last and two others); the
@@ -66,7 +66,7 @@ class Batches:
 
 @pytest.mark.parametrize("chunked", [False, True])
 def test_a_diverging_loss_names_the_epoch_and_batch(kit, chunked):
-    checklib, ref = kit
+    checks, ref = kit
     batches = Batches()
 
     def train_step(model, x, y, lr):
@@ -74,13 +74,13 @@ def test_a_diverging_loss_names_the_epoch_and_batch(kit, chunked):
         return float("nan") if batches.see(x) == 27 else loss   # epoch 2, batch 7
 
     step = ChunkedProxy(train_step) if chunked else train_step
-    with pytest.raises(checklib.CheckFailed, match=r"loss became nan at epoch 2, batch 7"):
-        checklib.check_mnist_accuracy(step, ref.LinearLayer, **SMALL)
+    with pytest.raises(checks.CheckFailed, match=r"loss became nan at epoch 2, batch 7"):
+        checks.check_mnist_accuracy(step, ref.LinearLayer, **SMALL)
 
 
 @pytest.mark.parametrize("chunked", [False, True])
 def test_a_slow_train_step_is_stopped_after_five_batches(kit, chunked):
-    checklib, ref = kit
+    checks, ref = kit
     batches = Batches()
 
     def slow_step(model, x, y, lr):
@@ -89,16 +89,16 @@ def test_a_slow_train_step_is_stopped_after_five_batches(kit, chunked):
         return ref.train_step(model, x, y, lr)
 
     step = ChunkedProxy(slow_step) if chunked else slow_step
-    with pytest.raises(checklib.CheckFailed, match=r"training is too slow: 5 batches took"):
-        checklib.check_mnist_accuracy(step, ref.LinearLayer, **SMALL, time_budget_s=5)
+    with pytest.raises(checks.CheckFailed, match=r"training is too slow: 5 batches took"):
+        checks.check_mnist_accuracy(step, ref.LinearLayer, **SMALL, time_budget_s=5)
     assert batches.count == 5
 
 
 def test_a_proxy_that_returns_the_wrong_number_of_losses_fails(kit):
-    checklib, ref = kit
+    checks, ref = kit
     proxy = ChunkedProxy(ref.train_step, reply=lambda losses: losses[:-1])
-    with pytest.raises(checklib.CheckFailed, match="one loss per call"):
-        checklib.check_mnist_accuracy(proxy, ref.LinearLayer, **SMALL)
+    with pytest.raises(checks.CheckFailed, match="one loss per call"):
+        checks.check_mnist_accuracy(proxy, ref.LinearLayer, **SMALL)
 
 
 def test_mnist_subset_is_read_exactly(source_dir, kit):

@@ -15,7 +15,6 @@ import base64
 import contextlib
 import io
 import re
-import shutil
 import time
 import zipfile
 from pathlib import Path
@@ -51,16 +50,16 @@ def ignored(cell) -> bool:
 
 
 def run_notebook(nb: nbformat.NotebookNode, folder: Path) -> tuple[nbformat.NotebookNode, float]:
-    """Execute ``nb`` headless as ``backprop.ipynb`` in a copy of the student folder.
+    """Execute ``nb`` headless as ``backprop.ipynb`` in the unpacked student bundle.
 
     The kernel is a fresh ``python3`` process with NumPy's default number of threads, as on a
     student's computer.
 
     Returns the executed notebook and the wall time of the execution in seconds.
     """
-    for path in build_assignment.support_paths():
-        shutil.copy(path, folder / path.name)
-    shutil.copytree(ROOT / "assignment" / "tests", folder / "tests")
+    with zipfile.ZipFile(ROOT / "assignment" / "backprop-student.zip") as zf:
+        zf.extractall(folder)
+    folder = folder / build_assignment.STUDENT_FOLDER
     nbformat.write(nb, folder / "backprop.ipynb")
     client = NotebookClient(nb, timeout=KERNEL_TIMEOUT_S, kernel_name="python3",
                             allow_errors=True, resources={"metadata": {"path": str(folder)}})

@@ -1,14 +1,18 @@
 """Public checks stay fast on a student's machine: each question's public tests, run on the
-reference as ``grader.check`` runs them, use under 5 s of CPU on one core. CPU time, in a
+reference as ``grader.check`` runs them in the unpacked student bundle (nothing of the grader
+importable), use under 5 s of CPU on one core. CPU time, in a
 process with one BLAS thread, so other work on the machine does not change the figure."""
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+import zipfile
 
+import build_assignment
 from conftest import ROOT
 
 LIMIT_CPU_SECONDS = 5.0
@@ -16,9 +20,10 @@ LIMIT_CPU_SECONDS = 5.0
 SCRIPT = r"""
 import json, sys, time
 from pathlib import Path
-files, tests = Path(sys.argv[1]), Path(sys.argv[2])
-sys.path.insert(0, str(files))
+bundle, reference = Path(sys.argv[1]), Path(sys.argv[2])
+sys.path[:0] = [str(bundle), str(reference.parent)]
 import backprop_reference as ref
+tests = bundle / "tests"
 from otter.test_files import ExceptionTestFile
 env = vars(ref)
 env.update({k: v for k, v in {"q7_1": "b", "q7_2": "b", "q7_3": "b", "q7_4": "a"}.items()})
@@ -34,14 +39,20 @@ print(json.dumps(seconds))
 """
 
 
-def test_each_questions_public_checks_use_under_five_cpu_seconds(source_dir):
+def test_each_questions_public_checks_use_under_five_cpu_seconds(source_dir, questions,
+                                                                 tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
            "MKL_NUM_THREADS": "1"}
-    proc = subprocess.run([sys.executable, "-c", SCRIPT, str(source_dir / "files"),
-                           str(ROOT / "assignment" / "tests")], capture_output=True, text=True,
-                          env=env, cwd=source_dir / "files", timeout=600)
+    with zipfile.ZipFile(ROOT / "assignment" / "backprop-student.zip") as zf:
+        zf.extractall(tmp_path)
+    bundle = tmp_path / build_assignment.STUDENT_FOLDER
+    # the reference solution alone, so nothing else of the autograder is importable
+    shutil.copy(source_dir / "files" / "backprop_reference.py", tmp_path / "backprop_reference.py")
+    proc = subprocess.run([sys.executable, "-c", SCRIPT, str(bundle),
+                           str(tmp_path / "backprop_reference.py")], capture_output=True,
+                          text=True, env=env, cwd=bundle, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     seconds = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert len(seconds) == 7, seconds
+    assert set(seconds) == set(questions), seconds
     slow = {q: round(s, 2) for q, s in seconds.items() if s >= LIMIT_CPU_SECONDS}
     assert not slow, f"public checks over {LIMIT_CPU_SECONDS} CPU s: {slow} (all: {seconds})"

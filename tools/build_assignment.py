@@ -8,7 +8,8 @@
         -> solutions/backprop_solution.ipynb            (filled-in notebook, hidden)
         -> autograder/autograder.zip                    (Gradescope upload, stable name, with
                                                          setup.sh and the grading lock)
-        -> assignment/backprop-student.zip              (what students download)
+        -> assignment/backprop-student.zip              (what students download: one folder,
+                                                         STUDENT_FOLDER)
 
 Outputs are deterministic: fixed cell ids, sorted zip members with fixed timestamps, so
 ``make`` reproduces them byte for byte and the test suite can prove they are up to date.
@@ -45,6 +46,8 @@ STUDENT_REQUIREMENTS = ROOT / "assignment" / "requirements.txt"
 STUDENT_README = ROOT / "assignment" / "README.md"
 AUTOGRADER_DIR = ROOT / "autograder"
 ZIP_EPOCH = (2020, 1, 1, 0, 0, 0)
+# The student bundle unpacks into this one folder.
+STUDENT_FOLDER = "backprop"
 
 # Generated files (relative to ROOT) that are committed and must match a fresh build.
 COMMITTED_OUTPUTS = [
@@ -82,6 +85,35 @@ def support_paths() -> list[Path]:
             for name in support_files()]
 
 
+# Modules of the checks the public copy beside the notebook leaves out: the reference maths
+# (replaced by stored answers) and the recorder of those answers.
+GRADER_ONLY_CHECKS = ("reference.py", "stored.py")
+
+
+def public_check_files(stub: Path) -> dict[str, Path | bytes]:
+    """What the public tests import beside the notebook (``from gradekit import checks``): the
+    checks, with ``stub`` (stored answers, see ``gradekit/checks/stored.py``) as their
+    ``reference.py``."""
+    files: dict[str, Path | bytes] = {"gradekit/__init__.py": b""}
+    files.update({name: path for name, path in files_under(
+        AUTOGRADER_DIR / "gradekit" / "checks", "gradekit/checks/").items()
+        if Path(name).name not in GRADER_ONLY_CHECKS})
+    files["gradekit/checks/reference.py"] = stub
+    return files
+
+
+def record_answers(work: Path, tests: Path) -> Path:
+    """Run the public tests on the reference (in ``work``, beside the support files) and store
+    every answer they ask the reference maths for in ``tests/answers.npz``; returns the public
+    copy's ``reference.py``."""
+    stub = work / "public_reference.py"
+    env = {**os.environ, "PYTHONPATH": str(AUTOGRADER_DIR), "OMP_NUM_THREADS": "1",
+           "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    run([sys.executable, "-m", "gradekit.checks.stored", str(tests), str(tests / "answers.npz"),
+         str(stub)], cwd=work, env=env)
+    return stub
+
+
 def run(cmd: list[str], **kwargs) -> None:
     subprocess.run(cmd, check=True, **kwargs)
 
@@ -111,6 +143,8 @@ def reference_module(nb_path: Path) -> str:
         if cell.cell_type != "code" or in_tests or "otter_ignore" in cell.metadata.get("tags", []):
             continue
         for node in ast.parse(source).body:
+            if isinstance(node, ast.ImportFrom) and node.module == "diagnostics":
+                continue   # the students' debugging tools: no graded code uses them
             if isinstance(node, (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.ClassDef)):
                 chunks.append(ast.unparse(node))
     header = ('"""Reference solution, generated from solutions/backprop_master.py by '
@@ -197,6 +231,8 @@ def build(out_root: Path) -> dict[str, Path]:
          str(nb_path), str(dist)], cwd=work, stdout=subprocess.DEVNULL)
 
     student_nb = dist / "student" / NOTEBOOK_NAME
+    print("recording the public checks' answers...", flush=True)
+    stub = record_answers(work, dist / "student" / "tests")
     solution_nb = dist / "autograder" / NOTEBOOK_NAME
     stable_notebook(student_nb, "student")
     stable_notebook(solution_nb, "solution")
@@ -212,7 +248,7 @@ def build(out_root: Path) -> dict[str, Path]:
     for old in (assignment / "tests").glob("*.py"):
         old.unlink()
     shutil.copy(student_nb, assignment / NOTEBOOK_NAME)
-    for test in sorted((dist / "student" / "tests").glob("*.py")):
+    for test in sorted((dist / "student" / "tests").glob("*.*")):
         shutil.copy(test, assignment / "tests" / test.name)
         outputs[f"assignment/tests/{test.name}"] = assignment / "tests" / test.name
     outputs["assignment/backprop.ipynb"] = assignment / NOTEBOOK_NAME
@@ -236,6 +272,8 @@ def build(out_root: Path) -> dict[str, Path]:
                      "README.md": STUDENT_README}
     student_files.update({f.name: f for f in support_paths()})
     student_files.update(files_under(dist / "student" / "tests", "tests/"))
+    student_files.update(public_check_files(stub))
+    student_files = {f"{STUDENT_FOLDER}/{name}": src for name, src in student_files.items()}
     student_zip = out_root / "assignment" / "backprop-student.zip"
     deterministic_zip(student_zip, student_files)
     outputs["assignment/backprop-student.zip"] = student_zip
@@ -277,7 +315,10 @@ def main() -> None:
         return
     with tempfile.TemporaryDirectory() as tmp:
         outputs = build(Path(tmp))
-        committed = COMMITTED_OUTPUTS + [n for n in outputs if n.startswith("assignment/tests/")]
+        # answers.npz is left out: its float64 answers may differ in the last bit on another
+        # machine's BLAS (the public checks' tolerances are far wider)
+        committed = COMMITTED_OUTPUTS + [n for n in outputs if n.startswith("assignment/tests/")
+                                         and n.endswith(".py")]
         stale = [name for name in committed
                  if not (ROOT / name).exists()
                  or outputs[name].read_bytes() != (ROOT / name).read_bytes()]

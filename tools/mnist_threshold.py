@@ -1,9 +1,9 @@
 """Justify the MNIST thresholds: train the reference solution over many seeds, as graded.
 
 For each seed the reference ``train_step`` and ``LinearLayer`` (``backprop_reference.py`` from
-the autograder zip) train the network exactly as ``checklib.check_mnist_accuracy`` does,
-with the grading settings (``checklib.MNIST_GRADING``) and with the quick public check's
-settings (``checklib.MNIST_PUBLIC``); the seed changes the initial weights and the batch order.
+the autograder zip) train the network exactly as ``gradekit.checks.check_mnist_accuracy`` does,
+with the grading settings (``gradekit.checks.settings.MNIST_GRADING``) and with the quick public check's
+settings (``gradekit.checks.settings.MNIST_PUBLIC``); the seed changes the initial weights and the batch order.
 Prints min / median / max test accuracy and the margin of the minimum over each threshold, and
 writes the figures as JSON.
 
@@ -29,19 +29,21 @@ DEFAULT_ZIP = Path(os.environ.get("BACKPROP_AUTOGRADER_ZIP",
 
 
 def load_kit(files_dir: Path) -> tuple[ModuleType, ModuleType]:
-    """``(checklib, backprop_reference)`` imported from the autograder's ``files/``."""
-    if str(files_dir) not in sys.path:
-        sys.path.insert(0, str(files_dir))
+    """``(gradekit.checks, backprop_reference)`` imported from the unpacked autograder zip
+    (``files_dir`` is its ``files/``)."""
+    for folder in (files_dir, files_dir.parent):
+        if str(folder) not in sys.path:
+            sys.path.insert(0, str(folder))
     import backprop_reference
-    import checklib
+    from gradekit import checks
 
-    return checklib, backprop_reference
+    return checks, backprop_reference
 
 
 def accuracies(files_dir: Path, settings: dict, seeds: list[int]) -> list[float]:
     """Test accuracy of the reference trained with ``settings`` (threshold ignored) per seed."""
-    checklib, ref = load_kit(files_dir)
-    return [checklib.check_mnist_accuracy(ref.train_step, ref.LinearLayer,
+    checks, ref = load_kit(files_dir)
+    return [checks.check_mnist_accuracy(ref.train_step, ref.LinearLayer,
                                           **{**settings, "seed": seed, "threshold": 0.0})
             for seed in seeds]
 
@@ -67,9 +69,9 @@ def main(argv: list[str] | None = None) -> int:
         with zipfile.ZipFile(args.zip) as zf:
             zf.extractall(tmp, [n for n in zf.namelist() if n.startswith("files/")])
         files_dir = Path(tmp) / "files"
-        checklib, _ = load_kit(files_dir)
-        for name, settings in (("grading", checklib.MNIST_GRADING),
-                               ("public", {**checklib.MNIST_GRADING, **checklib.MNIST_PUBLIC})):
+        checks, _ = load_kit(files_dir)
+        for name, settings in (("grading", checks.MNIST_GRADING),
+                               ("public", {**checks.MNIST_GRADING, **checks.MNIST_PUBLIC})):
             start = time.perf_counter()
             accs = accuracies(files_dir, settings, seeds)
             figures[name] = {**summary(accs, settings["threshold"]),

@@ -7,11 +7,11 @@ points = 10
 
 @test_case(points=None, hidden=False)
 def test_relu_derivative(relu_derivative):
-    import checklib
-    checklib.check_relu_derivative(relu_derivative, seed=0)
+    from gradekit import checks
+    checks.check_relu_derivative(relu_derivative, seed=0)
 
 @test_case(points=None, hidden=False)
 def test_sigmoid_derivative(sigmoid_derivative):
-    import checklib
-    checklib.check_sigmoid_derivative(sigmoid_derivative, seed=0)
+    from gradekit import checks
+    checks.check_sigmoid_derivative(sigmoid_derivative, seed=0)
 

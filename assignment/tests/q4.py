@@ -7,16 +7,16 @@ points = 16
 
 @test_case(points=None, hidden=False)
 def test_network_backward_relu(network_backward, LinearLayer):
-    import checklib
-    checklib.check_network_backward(network_backward, LinearLayer, 'relu', seed=0)
+    from gradekit import checks
+    checks.check_network_backward(network_backward, LinearLayer, 'relu', seed=0)
 
 @test_case(points=None, hidden=False)
 def test_network_backward_sigmoid(network_backward, LinearLayer):
-    import checklib
-    checklib.check_network_backward(network_backward, LinearLayer, 'sigmoid', seed=0)
+    from gradekit import checks
+    checks.check_network_backward(network_backward, LinearLayer, 'sigmoid', seed=0)
 
 @test_case(points=None, hidden=False)
 def test_network_backward_vectorised(network_backward, LinearLayer):
-    import checklib
-    checklib.check_network_backward_vectorised(network_backward, LinearLayer, seed=0)
+    from gradekit import checks
+    checks.check_network_backward_vectorised(network_backward, LinearLayer, seed=0)
 

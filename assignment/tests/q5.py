@@ -7,11 +7,11 @@ points = 15
 
 @test_case(points=None, hidden=False)
 def test_train_step(train_step, LinearLayer):
-    import checklib
-    checklib.check_train_step(train_step, LinearLayer, 'relu', seed=0, sizes=(4, 5, 5, 3))
+    from gradekit import checks
+    checks.check_train_step(train_step, LinearLayer, 'relu', seed=0, sizes=(4, 5, 5, 3))
 
 @test_case(points=None, hidden=False)
 def test_train_step_vectorised(train_step, LinearLayer):
-    import checklib
-    checklib.check_train_step_large(train_step, LinearLayer, seed=0)
+    from gradekit import checks
+    checks.check_train_step_large(train_step, LinearLayer, seed=0)
 

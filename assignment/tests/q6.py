@@ -7,6 +7,6 @@ points = 15
 
 @test_case(points=None, hidden=False)
 def test_mnist_small(train_step, LinearLayer):
-    import checklib
-    checklib.check_mnist_speed(train_step, LinearLayer)
+    from gradekit import checks
+    checks.check_mnist_speed(train_step, LinearLayer)
 

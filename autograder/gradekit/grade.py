@@ -28,13 +28,14 @@ from .sandbox import Session
 from .verify import run_tests
 
 def _trusted_imports(source: Path):
-    """Import the kit's own checks from the autograder source (never from the submission)."""
+    """The kit's own checks (``gradekit.checks``); the support code they build networks with
+    from the autograder source's ``files/`` (never from the submission)."""
     files = str(source / "files")
     if files not in sys.path:
         sys.path.insert(0, files)
-    import checklib
+    from . import checks
 
-    return checklib
+    return checks
 
 
 def grade(root: Path, *, limits: Limits | None = None,

@@ -252,7 +252,6 @@ def main() -> None:
     sys.modules["otter"] = _fake_otter()
     # Warm the modules student code commonly needs before the policy is in force.
     import backprop_support  # noqa: F401
-    import checklib  # noqa: F401
     KIT_CLASSES["MLP"] = backprop_support.MLP   # bound before any student code runs
     policy.warm_imports(config.get("warm", []))
     if config.get("policy", True):

@@ -1,0 +1,82 @@
+"""Inputs the checks draw and networks they build: the kit's MLP around layers made with
+the graded LinearLayer. The layer count and shapes come from the check; afterwards the check
+reads the parameters and gradients only from its own list of layers."""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+
+from backprop_support import relu, sigmoid
+
+from . import reference as ref
+from .calling import call_student, read_attribute
+from .compare import CheckFailed, snapshot
+
+# the kit's activation functions (what MLP.forward applies)
+ACTIVATIONS = {"relu": relu, "sigmoid": sigmoid}
+
+
+def away_from_zero(rng: np.random.Generator, shape: tuple, margin: float = 0.1,
+                   scale: float = 1.0) -> np.ndarray:
+    """Normal samples with ``|value| >= margin`` (keeps ReLU inputs off the kink)."""
+    z = rng.normal(0, scale, size=shape)
+    return np.where(np.abs(z) < margin, np.sign(z + 1e-12) * margin + z, z)
+
+
+
+def network(LinearLayer, sizes: Sequence[int], activation: str,
+            weights: Sequence[tuple[np.ndarray, np.ndarray]] | None = None, seed: int = 0):
+    """``(model, layers)``: layers built by ``LinearLayer`` holding ``weights`` (if given)."""
+    from backprop_support import MLP
+
+    layers = []
+    for k, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        layer = call_student(f"LinearLayer({n_in}, {n_out}, rng)", LinearLayer, n_in, n_out,
+                             np.random.default_rng(seed + k))
+        if weights is not None:
+            layer.W = np.array(weights[k][0])
+            layer.b = np.array(weights[k][1])
+        layers.append(layer)
+    return MLP.from_layers(layers, sizes, activation), layers
+
+
+def read_weights(layers: Sequence[Any], sizes: Sequence[int], when: str) -> list:
+    """Every layer's ``(W, b)`` as float64, shapes checked against ``sizes``."""
+    return [(snapshot(f"layers[{k}].W {when}",
+                      read_attribute(layer, "W", f"layers[{k}].W", "LinearLayer.__init__ must "
+                                     "set self.W."), (n_in, n_out)),
+             snapshot(f"layers[{k}].b {when}",
+                      read_attribute(layer, "b", f"layers[{k}].b", "LinearLayer.__init__ must "
+                                     "set self.b."), (n_out,)))
+            for k, (layer, n_in, n_out) in enumerate(zip(layers, sizes[:-1], sizes[1:]))]
+
+
+def draw_weights(sizes: Sequence[int], activation: str, seed: int, batch: int = 3):
+    """Float64 ``(weights, x)`` with every hidden pre-activation at least 1e-3 from zero."""
+    rng = np.random.default_rng(seed)
+    for _ in range(100):
+        weights = [(rng.normal(0, 1 / np.sqrt(n_in), size=(n_in, n_out)),
+                    rng.normal(0, 0.5, size=n_out))
+                   for n_in, n_out in zip(sizes[:-1], sizes[1:])]
+        x = rng.normal(size=(batch, sizes[0]))
+        pre = ref.pre_activations(weights, x, activation)
+        if all(np.min(np.abs(p)) > 1e-3 for p in pre):
+            return weights, x
+    raise RuntimeError("could not draw inputs away from the ReLU kink")  # pragma: no cover
+
+
+def forward_layers(model, layers, weights, x, activation: str) -> None:
+    """Run every layer's own ``forward`` on the right input, so each keeps it for backward,
+    and give the model the kit's pre-activations and activations (as ``MLP.forward`` does)."""
+    pre = ref.pre_activations(weights, x, activation)
+    acts = [ACTIVATIONS[activation](z) for z in pre]
+    for k, layer in enumerate(layers):
+        out = call_student(f"layers[{k}].forward(x) (your LinearLayer.forward)", layer.forward,
+                           (x if k == 0 else acts[k - 1]).copy())
+        if out is None:
+            raise CheckFailed(f"layers[{k}].forward(x) returned None: LinearLayer.forward is not "
+                              "implemented yet (Question 3), or it is missing a `return`.",
+                              mistake="not_implemented")
+    model.pre_activations, model.activations = pre, acts
