@@ -51,13 +51,11 @@ def graded(grade) -> dict[str, dict]:
         return {name: future.result() for name, future in futures.items()}
 
 
-@pytest.mark.xfail(strict=True, reason="q6 draws its run from published seeds")
 def test_precomputed_checked_steps_earn_nothing_on_q6(graded):
     scores = question_scores(graded["precomputed_q6"])
     assert scores["q6"] == 0, f"q6 scored {scores['q6']} without gradients or training"
 
 
-@pytest.mark.xfail(strict=True, reason="the large cases' 10 s limit admits finite differences")
 @pytest.mark.parametrize("question", ["q3", "q4", "q5"])
 def test_finite_differences_gain_nothing_over_blank_gradients(graded, question):
     attack = question_scores(graded["finite_differences"])[question]
@@ -66,7 +64,6 @@ def test_finite_differences_gain_nothing_over_blank_gradients(graded, question):
         f"{question}: {attack} with finite differences, {blank} with the functions blank"
 
 
-@pytest.mark.xfail(strict=True, reason="the large cases' 10 s limit admits finite differences")
 def test_finite_differences_are_told_why(graded):
     shown = visible_text(graded["finite_differences"])
     assert "finite differences" in shown and "chain rule" in shown, shown[:3000]

@@ -32,9 +32,15 @@ MIN_SECONDS_BEFORE_STOP = 2.0
 LOG_FLOOR_RANGE = (1e-16, 1e-7)
 
 
-# A layer this large makes finite differences (two forward passes per weight: about two
-# million) impossible within the limit, while the backprop equations need milliseconds.
+# A layer this large makes finite differences (two forward passes per input of a layer, about
+# 2,000 here) 800 to 1,600 times slower than the reference, while a correct implementation
+# takes 0.5 to 2 times its time and a loop over the examples 6 to 13 times (``timed.py``). The
+# grader's limit is LARGE_LAYER_RATIO times the reference's time for the same answers, timed in
+# the same grading, and at least LARGE_LAYER_MIN_SECONDS; the check beside the notebook (no
+# reference to time) allows LARGE_LAYER_SECONDS.
 LARGE_LAYER = (16, 1024, 1024)
+LARGE_LAYER_RATIO = 50
+LARGE_LAYER_MIN_SECONDS = 0.25
 LARGE_LAYER_SECONDS = 10.0
 
 
@@ -66,4 +72,8 @@ TOLERANCES = {
     "trajectory": 1e-3,
     # one MNIST step (784-128-10, batch 64) in float32 against the float64 SGD step
     "mnist_step": 2e-3,
+    # the change of the weights over a chunk of up to 20 MNIST steps against the check's
+    # replay (``reference.sgd_replay``): float32 and float64 implementations differ from it by
+    # at most 2e-5 (measured over 3 secrets); skipping one step of a chunk gives 3e-2
+    "mnist_chunk": 2e-3,
 }
