@@ -1,9 +1,8 @@
 """Where the MNIST run's random choices come from: a secret drawn for each grading.
 
-The batch order, the rng the layers are initialised with, the steps the check probes and the
-weights it writes there are all drawn from the secret, so nothing students receive (this
-code, the settings, the data) predicts the run a grading will make: a table of precomputed
-steps cannot match it. The grader calls ``new_grading_secret`` once per grading and records
+The batch order, the steps the check probes and the weights it writes there are drawn from
+the secret, so nothing students receive (this code, the settings, the data) predicts the run
+a grading will make: a table of precomputed steps cannot match it. The grader calls ``new_grading_secret`` once per grading and records
 the secret in the instructor-only ``extra_data["grading_secret"]``; setting
 ``BACKPROP_GRADING_SECRET`` to a recorded value grades with that run again.
 
@@ -40,13 +39,5 @@ def rng(seed: int, purpose: str) -> np.random.Generator:
     from ``seed`` plus the purpose's offset when there is none."""
     if _secret is None:
         return np.random.default_rng(seed + PURPOSES[purpose])
-    return np.random.default_rng(_secret_int(purpose))
-
-
-def init_seed(seed: int) -> int:
-    """The seed of the rngs the layers are built with (``networks.network``)."""
-    return seed if _secret is None else _secret_int("init") % 2 ** 62
-
-
-def _secret_int(purpose: str) -> int:
-    return int.from_bytes(hashlib.sha256(f"{_secret}:{purpose}".encode()).digest()[:16], "big")
+    digest = hashlib.sha256(f"{_secret}:{purpose}".encode()).digest()
+    return np.random.default_rng(int.from_bytes(digest[:16], "big"))

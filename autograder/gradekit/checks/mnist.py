@@ -32,8 +32,8 @@ def check_mnist_accuracy(train_step, LinearLayer, **overrides: Any) -> float:
     ``project_to`` (the public check) projects the time of the graded run instead.
 
     The run cannot be known in advance and every step of it is checked:
-    - The batch order, the rng the layers are built with, the probed steps and the weights
-      written there come from the grading's secret (``draws.py``).
+    - The batch order (of the graded run; ``fixed_order`` keeps the public one), the probed
+      steps and the weights written there come from the grading's secret (``draws.py``).
     - After each chunk of steps (at most 20) the check replays the same SGD steps from the
       weights the layers reported before the chunk (``reference.sgd_replay``); the weights
       they report after it must equal the replay. A skipped, altered or made-up step, or
@@ -55,8 +55,11 @@ def check_mnist_accuracy(train_step, LinearLayer, **overrides: Any) -> float:
     cfg = {**MNIST_GRADING, **overrides}
     sizes = cfg["layer_sizes"]
     x_train, y_train, x_test, y_test = load_mnist_uint8(n_train=cfg["n_train"])
-    model, layers = network(LinearLayer, sizes, "relu", None, draws.init_seed(cfg["seed"]))
-    rng = draws.rng(cfg["seed"], "order")
+    model, layers = network(LinearLayer, sizes, "relu", None, cfg["seed"])
+    # the quick run's accuracy depends much on its batch order (62-79 % over orders): its order
+    # stays the public one, while its probes still come from the secret
+    rng = (np.random.default_rng(cfg["seed"]) if cfg.get("fixed_order")
+           else draws.rng(cfg["seed"], "order"))
     n, bs = len(x_train), cfg["batch_size"]
     schedule = []   # (epoch, batch, image indices) of every training step, in order
     for epoch in range(cfg["epochs"]):
@@ -110,6 +113,9 @@ def check_mnist_accuracy(train_step, LinearLayer, **overrides: Any) -> float:
         chunk = schedule[done:end]
         batches = [(scale_pixels(x_train[idx]), one_hot(y_train[idx], 10, np.float32))
                    for _, _, idx in chunk]
+        replay = ref.sgd_replay(reported, batches, cfg["lr"])   # None beside the notebook
+        if replay is not None:   # the chunk ends at a ReLU tie (see sgd_replay)
+            chunk, batches = chunk[:replay[2]], batches[:replay[2]]
         if done in probed:
             probe = draw_probe(sizes, probe_rng)
             write_weights(layers, probe)
@@ -118,20 +124,19 @@ def check_mnist_accuracy(train_step, LinearLayer, **overrides: Any) -> float:
             write_weights(layers, reported)
         run(chunk, batches)
         after = read_weights(layers, sizes, "during training")
-        trained = check_replay(reported, after, batches, cfg["lr"], chunk)
+        trained = after if replay is None else check_replay(reported, replay, after, chunk)
         reported = after
-        done = end
-        if done in (5, 20) or done % 100 == 0 or done == total:
-            projected = spent / done * cfg.get("project_to", total)
-            # a short burst of load on the grading machine must not stop correct code
-            if projected > cfg["time_budget_s"] and (spent >= MIN_SECONDS_BEFORE_STOP
-                                                     or done == total):
-                raise CheckFailed(
-                    f"training is too slow: {done} batches took {spent:.1f} s, so the "
-                    f"{cfg.get('project_to', total)} batches of the graded run would take about "
-                    f"{projected:.0f} s (budget {cfg['time_budget_s']:.0f} s). Use whole-batch "
-                    "matrix products, not a Python loop over the examples.",
-                    mistake="training_too_slow")
+        done += len(chunk)
+        projected = spent / done * cfg.get("project_to", total)
+        # a short burst of load on the grading machine must not stop correct code
+        if projected > cfg["time_budget_s"] and (spent >= MIN_SECONDS_BEFORE_STOP
+                                                 or done == total):
+            raise CheckFailed(
+                f"training is too slow: {done} batches took {spent:.1f} s, so the "
+                f"{cfg.get('project_to', total)} batches of the graded run would take about "
+                f"{projected:.0f} s (budget {cfg['time_budget_s']:.0f} s). Use whole-batch "
+                "matrix products, not a Python loop over the examples.",
+                mistake="training_too_slow")
     acc = float(np.mean(predict_with_weights(trained, x_test) == y_test))
     if not acc >= cfg["threshold"]:
         raise CheckFailed(
@@ -143,18 +148,18 @@ def check_mnist_accuracy(train_step, LinearLayer, **overrides: Any) -> float:
     return acc
 
 
-def check_replay(before, after, batches, lr: float, chunk) -> list:
+def check_replay(before: list, replayed, after: list, chunk) -> list:
     """The weights the layers report ``after`` a chunk of steps are the check's replay of
-    those SGD steps from the weights they reported ``before`` it; returns the replay (the
-    layers' own weights beside the notebook, where there is no reference to replay with)."""
-    replay = ref.sgd_replay(before, batches, lr)
-    if replay is None:
-        return after
+    those SGD steps from the weights they reported ``before`` it (``reference.sgd_replay``):
+    each entry's change within ``TOLERANCES["mnist_chunk"]`` of its parameter's largest
+    change, plus the slack of a ReLU tie. Returns the replay."""
+    replay, slack, _ = replayed
     for k in range(len(before)):
         for which in (0, 1):
-            err = relative_error(after[k][which] - before[k][which],
-                                 replay[k][which] - before[k][which])
-            if not err <= TOLERANCES["mnist_chunk"]:
+            got, want = after[k][which] - before[k][which], replay[k][which] - before[k][which]
+            scale = max(np.max(np.abs(got)), np.max(np.abs(want)), 1e-12)
+            excess = np.abs(got - want) - slack[k][which]
+            if not np.all(excess <= TOLERANCES["mnist_chunk"] * scale):   # nan fails too
                 first, last = chunk[0], chunk[-1]
                 raise CheckFailed(
                     "training on MNIST: the weights after a run of train_step calls are not "
@@ -162,8 +167,8 @@ def check_replay(before, after, batches, lr: float, chunk) -> list:
                     "every layer at every step, dW from the weights before that step): points "
                     "for MNIST need every step to be that step (Question 5 checks it in "
                     f"detail).\n  epoch {first[0] + 1}, batches {first[1] + 1} to {last[1] + 1}, "
-                    f"layers[{k}]: relative error of the change {err:.2g}",
-                    mistake="not_backprop_update")
+                    f"layers[{k}]: the change differs by up to {np.nanmax(excess) / scale:.2g} "
+                    "of its largest entry", mistake="not_backprop_update")
     return replay
 
 
@@ -207,4 +212,5 @@ def check_mnist_speed(train_step, LinearLayer) -> float:
     of steps would exceed its time budget at the speed measured here."""
     g = MNIST_GRADING
     steps = g["epochs"] * -(-g["n_train"] // g["batch_size"])
-    return check_mnist_accuracy(train_step, LinearLayer, **MNIST_PUBLIC, project_to=steps)
+    return check_mnist_accuracy(train_step, LinearLayer, **MNIST_PUBLIC, project_to=steps,
+                                fixed_order=True)
