@@ -5,9 +5,9 @@ Run as a script (``tools/bench.py`` starts it pinned to one core with one BLAS t
     python bench/training.py SOURCE_FILES_DIR RUNS  ->  one JSON object on stdout
 
 SOURCE_FILES_DIR is the autograder's ``files/`` folder: the reference solution
-(``backprop_reference.py``), the kit's support code, ``checklib.MNIST_GRADING`` and the data.
+(``backprop_reference.py``), the kit's support code, ``gradekit.checks.settings.MNIST_GRADING`` and the data.
 One epoch is one pass over the grading subset (``n_train`` images, batches of
-``batch_size``) with the same loop as ``checklib.check_mnist_accuracy`` (shuffle, slice,
+``batch_size``) with the same loop as ``gradekit.checks.check_mnist_accuracy`` (shuffle, slice,
 one-hot, ``train_step``), but in-process: no sandbox round trips.
 
 FLOPs count the matrix products only: per layer ``(n_in, n_out)`` and batch ``B``, forward
@@ -90,12 +90,12 @@ def torch_epoch(torch, x, labels, cfg: dict) -> float:
 
 
 def measure(files: Path, runs: int) -> dict:
-    sys.path.insert(0, str(files))
+    sys.path[:0] = [str(files), str(files.parent)]
     import backprop_reference as ref
     import backprop_support as support
-    import checklib
+    from gradekit.checks.settings import MNIST_GRADING
 
-    cfg = dict(checklib.MNIST_GRADING)
+    cfg = dict(MNIST_GRADING)
     x, labels, _, _ = support.load_mnist(files / "mnist.npz", n_train=cfg["n_train"])
     try:
         import torch

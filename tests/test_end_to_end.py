@@ -48,7 +48,8 @@ def test_student_bundle_has_no_solution_code_and_no_hidden_tests():
     bundle = ROOT / "assignment" / "backprop-student.zip"
     with zipfile.ZipFile(bundle) as zf:
         names = set(zf.namelist())
-    assert {"backprop.ipynb", *build_assignment.support_files()} <= names
+    folder = build_assignment.STUDENT_FOLDER
+    assert {f"{folder}/{n}" for n in ["backprop.ipynb", *build_assignment.support_files()]} <= names
     files = read_zip_texts(bundle)
     for name, text in files.items():
         for marker in SOLUTION_MARKERS:

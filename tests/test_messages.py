@@ -35,13 +35,13 @@ def failure(check, *args, **kwargs) -> str:
 
 
 def test_indices_print_as_plain_numbers(kit):
-    checklib, _ = kit
-    text = failure(checklib.assert_close, "x", np.zeros((2, 4)), np.eye(2, 4) * [1, 1, 1, 1])
+    checks, _ = kit
+    text = failure(checks.assert_close, "x", np.zeros((2, 4)), np.eye(2, 4) * [1, 1, 1, 1])
     assert re.search(r"worst entry \(\d+, \d+\)", text) and "np.int64" not in text, text
 
 
 def test_the_named_mistake_comes_first(kit):
-    checklib, ref = kit
+    checks, ref = kit
 
     class MeanBias(ref.LinearLayer):
         def backward(self, grad_out):
@@ -49,19 +49,19 @@ def test_the_named_mistake_comes_first(kit):
             self.db = grad_out.mean(axis=0)
             return dx
 
-    first = failure(checklib.check_linear_backward, MeanBias).splitlines()[0]
+    first = failure(checks.check_linear_backward, MeanBias).splitlines()[0]
     assert first.startswith("layer.db") and "mean over the batch instead of the sum" in first, \
         first
 
 
 def test_softmax_without_keepdims_gets_no_gradient_sentence(kit):
-    checklib, _ = kit
-    text = failure(checklib.check_softmax, lambda z: np.exp(z) / np.exp(z).sum(axis=-1))
+    checks, _ = kit
+    text = failure(checks.check_softmax, lambda z: np.exp(z) / np.exp(z).sum(axis=-1))
     assert "different shapes" in text and "dW like W" not in text, text
 
 
 def test_network_backward_shape_error_names_the_layer_index(kit):
-    checklib, ref = kit
+    checks, ref = kit
 
     def wrong_layer(model, grad_logits):
         grad = model.layers[-1].backward(grad_logits)
@@ -70,25 +70,25 @@ def test_network_backward_shape_error_names_the_layer_index(kit):
             grad = model.layers[i].backward(grad)
         return grad
 
-    text = failure(checklib.check_network_backward, wrong_layer, ref.LinearLayer, "relu",
+    text = failure(checks.check_network_backward, wrong_layer, ref.LinearLayer, "relu",
                    sizes=(4, 6, 5, 3))
     assert "index off by one" in text and "dW like W" not in text, text
 
 
 def test_matrix_product_hint_points_to_the_equation_not_the_answer(kit):
-    checklib, ref = kit
+    checks, ref = kit
 
     class NoTranspose(ref.LinearLayer):
         def backward(self, grad_out):
             super().backward(grad_out)
             return grad_out @ self.W
 
-    text = failure(checklib.check_linear_backward, NoTranspose)
+    text = failure(checks.check_linear_backward, NoTranspose)
     assert "equations 2" in text and not any(s in text for s in SOLUTIONS), text
 
 
 def test_blank_layer_stub_says_it_is_not_implemented(kit):
-    checklib, _ = kit
+    checks, _ = kit
 
     class LinearLayer:
         def __init__(self, n_in, n_out, rng):
@@ -100,19 +100,19 @@ def test_blank_layer_stub_says_it_is_not_implemented(kit):
         def backward(self, grad_out):
             ...
 
-    text = failure(checklib.check_linear_init, LinearLayer)
+    text = failure(checks.check_linear_init, LinearLayer)
     assert "not implemented yet" in text and "AttributeError" not in text, text
 
 
 def test_blank_train_step_says_it_returned_none(kit):
-    checklib, ref = kit
-    text = failure(checklib.check_mnist_speed, lambda model, x, y, lr: None, ref.LinearLayer)
+    checks, ref = kit
+    text = failure(checks.check_mnist_speed, lambda model, x, y, lr: None, ref.LinearLayer)
     assert "returned None" in text and "nan" not in text, text
 
 
 def test_an_undefined_name_points_to_an_error_in_its_cell(kit):
-    checklib, _ = kit
-    text = failure(checklib.check_train_step, None, None)
+    checks, _ = kit
+    text = failure(checks.check_train_step, None, None)
     assert "SyntaxError" in text and "has not run to the end" in text, text
 
 
@@ -123,22 +123,23 @@ def test_long_lines_are_never_cut_mid_word():
 
 
 def test_hidden_tests_show_their_whole_fixed_message(kit):
-    checklib, _ = kit
+    checks, _ = kit
     author = ("network_backward gives wrong gradients in networks of other shapes, "
               "which is a long sentence that must not be cut in the middle of a word at all.")
-    exc = checklib.CheckFailed("layers[1].dW (relu network [6, 5, 4, 3]) matches what the "
+    exc = checks.CheckFailed("layers[1].dW (relu network [6, 5, 4, 3]) matches what the "
                                "derivative taken at the wrong layer's pre-activation gives.",
                                mistake="derivative_wrong_layer")
-    full, safe = describe_failure(exc, author, checklib.CheckFailed)
+    full, safe = describe_failure(exc, author, checks.CheckFailed)
     assert safe == author and "layers[1]" in full
 
 
 def test_every_named_mistake_is_in_the_registry(kit):
-    checklib, _ = kit
-    source = "\n".join(p.read_text() for p in (ROOT / "assignment").glob("*.py"))
+    checks, _ = kit
+    source = "\n".join(p.read_text() for p in [*(ROOT / "assignment").glob("*.py"),
+                                              *(ROOT / "autograder/gradekit/checks").glob("*.py")])
     source += (ROOT / "solutions" / "backprop_master.py").read_text()
     used = set(re.findall(r'mistake=["\'](\w+)["\']', source))
-    used |= set(re.findall(r'"(\w+)"\)(?:,|\])', source)) & set(checklib.MISTAKES)
-    assert used <= set(checklib.MISTAKES), used - set(checklib.MISTAKES)
+    used |= set(re.findall(r'"(\w+)"\)(?:,|\])', source)) & set(checks.MISTAKES)
+    assert used <= set(checks.MISTAKES), used - set(checks.MISTAKES)
     with pytest.raises(KeyError):
-        checklib.CheckFailed("x", mistake="no_such_mistake")
+        checks.CheckFailed("x", mistake="no_such_mistake")

@@ -338,8 +338,9 @@ def test_debugging_checklist_gives_the_precise_reason(monkeypatch, old, new, ite
 
 def test_student_bundle_has_instructions():
     with zipfile.ZipFile(ROOT / "assignment" / "backprop-student.zip") as zf:
-        assert "README.md" in zf.namelist(), "the student bundle has no README.md"
-        readme = zf.read("README.md").decode()
+        name = f"{build_assignment.STUDENT_FOLDER}/README.md"
+        assert name in zf.namelist(), "the student bundle has no README.md"
+        readme = zf.read(name).decode()
     assert readme == (ROOT / "assignment" / "README.md").read_text(), "bundle README is stale"
     for must in ("pip install -r requirements.txt", "jupyter lab backprop.ipynb",
                  'grader.check("q', "grader.export", "Gradescope", "gradient_check",

@@ -303,7 +303,7 @@ CORRECT = [
              "def network_backward(model, grad_logits):")),
     correct("log_plus_epsilon", "cross_entropy as log(probs + 1e-12) instead of clipping",
             ("np.log(np.clip(probs, 1e-12, None))", "np.log(probs + 1e-12)")),
-    # every log floor from 1e-16 to 1e-7 is allowed (checklib.LOG_FLOOR_RANGE)
+    # every log floor from 1e-16 to 1e-7 is allowed (gradekit/checks/settings.py LOG_FLOOR_RANGE)
     correct("log_floor_scikit_learn", "cross_entropy clips at 1e-15, scikit-learn's floor, at "
             "both ends", ("np.clip(probs, 1e-12, None)", "np.clip(probs, 1e-15, 1 - 1e-15)")),
     correct("log_floor_1e16", "cross_entropy clips at 1e-16",

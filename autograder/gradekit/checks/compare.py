@@ -147,7 +147,8 @@ def assert_close(what: str, got: Any, expected: np.ndarray, *,
     summary = f"{what} has the wrong values (relative error {err:.2g}, tolerance {tol:.0e})."
     for description, wrong, *ids in wrong_answers:
         wrong = np.asarray(wrong, dtype=np.float64)
-        if wrong.shape == arr.shape and relative_error(arr, wrong) <= max(tol, TOLERANCES["mistake_match"]):
+        match = max(tol, TOLERANCES["mistake_match"])
+        if wrong.shape == arr.shape and relative_error(arr, wrong) <= match:
             summary = f"{what} matches what {description} gives."
             mistake = ids[0] if ids else mistake
             break

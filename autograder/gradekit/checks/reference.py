@@ -175,7 +175,8 @@ def linear_gradients(W: np.ndarray, x: np.ndarray, g: np.ndarray) -> dict:
     square = n_in == n_out
     none = np.zeros(0)
     return {"dx": g @ W.T, "dW": x.T @ g, "db": g.sum(axis=0),
-            "dx_reshape": g @ W.reshape(n_out, n_in), "dx_not_transposed": g @ W if square else none,
+            "dx_reshape": g @ W.reshape(n_out, n_in),
+            "dx_not_transposed": g @ W if square else none,
             "dw_mean": x.T @ g / n_batch, "dw_reshape": (g.T @ x).reshape(n_in, n_out),
             "dw_transposed": g.T @ x if square else none, "db_mean": g.mean(axis=0)}
 
