@@ -471,10 +471,10 @@ def test_cross_entropy_hidden(cross_entropy):
 #
 # **Backpropagation, not numerical gradients.** Questions 3 to 5 are about the chain rule, so
 # their gradient checks count only at its speed. The grader also runs your `backward`,
-# `network_backward` and `train_step` on a layer 1024 wide and allows each at most 50 times
-# what its own backpropagation of the same network takes, timed at the same moment (the local
-# check allows 10 s). The equations need two or three matrix products; finite differences need
-# two forward passes for every input of a layer, thousands here, and cannot finish in time.
+# `network_backward` and `train_step` on a layer 1024 wide and allows each the time of 1,000
+# forward passes through that layer, timed at the same moment (the local check allows 10 s).
+# The equations cost a few forward passes; finite differences need two for every input of a
+# layer, thousands here, and cannot finish in time.
 
 # %% [raw]
 # # BEGIN SOLUTION

@@ -121,10 +121,10 @@ def call_within(seconds: float, what: str, fn: Callable, *args: Any) -> Any:
     def alarm(signum, frame):
         raise TooSlow()
 
-    slow = CheckFailed(f"{what} is too slow: the grader allows {LARGE_LAYER_RATIO} times what "
-                       "its own backpropagation of the same network takes, timed at the same "
-                       f"moment (the check beside your notebook allows {LARGE_LAYER_SECONDS:g} "
-                       "s), and every gradient check of Questions 3 to 5 needs this speed. "
+    slow = CheckFailed(f"{what} is too slow: the grader allows the time of {LARGE_LAYER_RATIO} "
+                       "forward passes through the same layer, timed at the same moment (the "
+                       f"check beside your notebook allows {LARGE_LAYER_SECONDS:g} s), and every "
+                       "gradient check of Questions 3 to 5 needs this speed. "
                        "Compute the gradients with the backpropagation equations 2 to 4 (the "
                        "chain rule) as whole-batch matrix products, not numerically: finite "
                        "differences need two forward passes per input of a layer (thousands "

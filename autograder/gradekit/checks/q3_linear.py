@@ -165,7 +165,7 @@ def _large_linear_backward(LinearLayer, seed: int) -> None:
     x, g = rng.normal(size=(n_batch, n_in)), rng.normal(size=(n_batch, n_out))
     layer.W, layer.b = W.copy(), b.copy()
     call_student("LinearLayer.forward(x)", layer.forward, x.copy())
-    answers, limit = timed_answers(ref.large_linear_gradients, W, x, g)
+    answers, limit = timed_answers(ref.large_linear_gradients, W, x, g, layer=(W, x))
     dx = call_within(limit, f"LinearLayer.backward(grad_out) for a {n_in} x {n_out} layer",
                      layer.backward, g.copy())
     sizes = f" (B={n_batch}, n_in={n_in}, n_out={n_out})"

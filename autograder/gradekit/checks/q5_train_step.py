@@ -88,7 +88,8 @@ def _large_train_step(train_step, LinearLayer, seed: int) -> None:
     x = rng.normal(size=(LARGE_LAYER[0], sizes[0]))
     y = one_hot(rng.integers(0, 10, size=len(x)), 10, np.float64)
     model, layers = network(LinearLayer, sizes, "relu", weights, seed)
-    answers, limit = timed_answers(ref.large_train_step, weights, x, y, lr)
+    answers, limit = timed_answers(ref.large_train_step, weights, x, y, lr,
+                                   layer=(weights[0][0], x))
     loss = call_within(limit, "train_step(model, x, y, lr) for a 1024-1024-10 network",
                        train_step, model, x.copy(), y.copy(), lr)
     new_weights = read_weights(layers, sizes, "after one step")

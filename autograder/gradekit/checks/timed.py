@@ -1,14 +1,14 @@
 """The large cases of q3-q5: a time limit that the backpropagation equations meet and finite
 differences cannot, judged against the reference's own time in the same grading.
 
-Finite differences need two forward passes per input of a layer (about 2,000 for the
-1024-wide layer, however cleverly they are batched), the equations two or three matrix
-products: measured on the 2-core machine, the cleverest finite differences took 800 to 1,600
-times the reference's time, a correct implementation 0.5 to 2 times, einsum 4 times and a
-Python loop over the examples 6 to 13 times. The limit is ``LARGE_LAYER_RATIO`` times the
-reference's time for the same answers, measured just before the student's call, so a busy
-machine slows both alike. Beside the notebook there is no reference to time: the local check
-applies the fixed ``LARGE_LAYER_SECONDS``.
+The unit is the reference's forward pass through the case's 1024 x 1024 layer (float64,
+``reference.forward_with``), timed just before the student's call, so a busy machine slows
+both alike; the limit is ``LARGE_LAYER_RATIO`` such passes. Measured on the 2-core machine, in
+those units: a correct implementation 7 to 20, einsum about 25, a Python loop over the
+examples and input features 110 to 180; finite differences, batched as cleverly as they can
+be (two forward passes per input of a layer: over 2,000 here), 4,600 to 7,500. Beside the
+notebook there is no reference to time: the local check applies the fixed
+``LARGE_LAYER_SECONDS``.
 
 Every case of q3-q5 that grades a gradient also requires the large case's speed
 (``require_backprop_speed``): gradients by finite differences earn nothing anywhere. The large
@@ -20,20 +20,30 @@ from __future__ import annotations
 import time
 from typing import Any, Callable
 
-from . import draws
+import numpy as np
+
+from . import draws, reference as ref
 from .compare import CheckFailed
 from .settings import LARGE_LAYER_MIN_SECONDS, LARGE_LAYER_RATIO, LARGE_LAYER_SECONDS
 
 
-def timed_answers(reference: Callable, *args: Any) -> tuple[Any, float]:
-    """``(reference(*args), the time limit for the student's call computing the same)``; the
-    answers are None beside the notebook (stored answers hold none for these cases)."""
-    start = time.perf_counter()
+def timed_answers(reference: Callable, *args: Any, layer: tuple) -> tuple[Any, float]:
+    """``(reference(*args), the time limit for the student's call computing the same)``;
+    ``layer`` is ``(W, x)`` of the case's large layer. The answers are None beside the
+    notebook (stored answers hold none for these cases)."""
     answers = reference(*args)
-    seconds = time.perf_counter() - start
     if answers is None:
         return None, LARGE_LAYER_SECONDS
-    return answers, max(LARGE_LAYER_RATIO * seconds, LARGE_LAYER_MIN_SECONDS)
+    W, x = layer
+    unit = min(_seconds(ref.forward_with, [(W, np.zeros(W.shape[1]))], x, "relu")
+               for _ in range(3))
+    return answers, max(LARGE_LAYER_RATIO * unit, LARGE_LAYER_MIN_SECONDS)
+
+
+def _seconds(fn: Callable, *args: Any) -> float:
+    start = time.perf_counter()
+    fn(*args)
+    return time.perf_counter() - start
 
 
 # The outcome of each large case, kept for the rest of a grading (or, without a grading
