@@ -122,3 +122,16 @@ def test_weights_installed_between_steps_fail(kit, secret):
 
     with pytest.raises(checks.CheckFailed, match="not what SGD steps"):
         checks.check_mnist_accuracy(Every(ref, 300, install), ref.LinearLayer, **UNTIMED)
+
+
+def test_a_recorded_secret_grades_the_same_run_again(kit, monkeypatch):
+    draws = kit[0].draws
+    monkeypatch.setenv("BACKPROP_GRADING_SECRET", SECRETS[1])
+    assert draws.new_grading_secret() == SECRETS[1]
+    again = draws.rng(0, "order").permutation(50)
+    monkeypatch.delenv("BACKPROP_GRADING_SECRET")
+    fresh = draws.new_grading_secret()
+    assert fresh != SECRETS[1] and len(fresh) == 32
+    draws._secret = SECRETS[1]
+    assert np.array_equal(draws.rng(0, "order").permutation(50), again)
+    draws._secret = None

@@ -13,6 +13,7 @@ stop finite differences, as on Gradescope.
 from __future__ import annotations
 
 import os
+import re
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
@@ -54,6 +55,14 @@ def graded(grade) -> dict[str, dict]:
 def test_precomputed_checked_steps_earn_nothing_on_q6(graded):
     scores = question_scores(graded["precomputed_q6"])
     assert scores["q6"] == 0, f"q6 scored {scores['q6']} without gradients or training"
+
+
+def test_each_grading_draws_its_own_secret_and_records_it(graded):
+    secrets = [results["extra_data"]["grading_secret"] for results in graded.values()]
+    assert all(re.fullmatch("[0-9a-f]{32}", s) for s in secrets), secrets
+    assert len(set(secrets)) == len(secrets), secrets
+    for results in graded.values():   # instructors only
+        assert results["extra_data"]["grading_secret"] not in visible_text(results)
 
 
 @pytest.mark.parametrize("question", ["q3", "q4", "q5"])
