@@ -469,6 +469,13 @@ def test_cross_entropy_hidden(cross_entropy):
 #   $\partial \mathcal L / \partial x = G W^\top$, shape `(B, n_in)`. Assign the gradients (`=`),
 #   do not accumulate them (`+=`), and **do not change `W` or `b`** here: the training step
 #   updates them once every gradient is known.
+#
+# **Backpropagation, not numerical gradients.** Questions 3 to 5 are about the chain rule, so
+# their gradient checks count only at its speed. The grader also runs your `backward`,
+# `network_backward` and `train_step` on a layer 1024 wide and allows each the time of 1,000
+# forward passes through that layer, timed at the same moment (the local check allows 10 s).
+# The equations cost a few forward passes; finite differences need two for every input of a
+# layer, thousands here, and cannot finish in time.
 
 # %% [raw]
 # # BEGIN SOLUTION
@@ -877,11 +884,13 @@ plot_decision_boundary({"no hidden layer": linear_model, "two hidden sigmoid lay
 # ({{mnist.epochs}} epochs, learning rate {{mnist.lr}}, batches of {{mnist.batch_size}}) and
 # measures its accuracy on the 10,000 test images. You need at least **{{mnist.threshold}}**;
 # the reference solution reaches {{measured.grading}} (over {{measured.grading.seeds}} runs
-# with different initial weights). At a few steps the
-# grader also checks that your `train_step` took one SGD step with the backpropagated gradient:
-# the points need backpropagation, not weights found another way. Training must also be
-# vectorised: a Python loop over the examples of a batch is far too slow and is stopped. The
-# local check trains on a small slice and tells you if the graded run would be too slow.
+# with different initial weights). The grader shuffles the batches in an order drawn for each
+# grading and checks **every** step: it replays the SGD steps itself from the weights your
+# layers hold and requires your `train_step` to arrive at the same weights (at a few steps it
+# also writes weights of its own first). The points need backpropagation, not weights found
+# another way. Training must also be vectorised: a Python loop over the examples of a batch is
+# far too slow and is stopped. The local check trains on a small slice and tells you if the
+# graded run would be too slow.
 #
 # The cells below train the same network on all 60,000 training images for 5 epochs (a few
 # seconds) so that you can watch it learn; they do not run during grading. The left plot shows

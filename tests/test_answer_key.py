@@ -32,9 +32,9 @@ BUNDLE = {f"{FOLDER}/{name}" for name in [
     "README.md", "backprop.ipynb", "backprop_support.py", "diagnostics.py", "mnist.npz",
     "requirements.txt", "tests/answers.npz", *(f"tests/{q}.py" for q in master_questions()),
     "gradekit/__init__.py", *(f"gradekit/checks/{m}.py" for m in [
-        "__init__", "answers", "calling", "compare", "mistakes", "mnist", "networks",
+        "__init__", "answers", "calling", "compare", "draws", "mistakes", "mnist", "networks",
         "q1_derivatives", "q2_softmax", "q3_linear", "q4_network", "q5_train_step", "q7_quiz",
-        "reference", "settings"])]}
+        "reference", "settings", "timed"])]}
 # What the worker running the notebook gets: only what the notebook itself imports or reads.
 WORKER = ["backprop_support.py", "diagnostics.py", "mnist.npz"]
 

@@ -64,6 +64,7 @@ def _grade_into(report: results.Report, root: Path, limits: Limits,
                 extra_hidden: list[str]) -> None:
     source = root / "source"
     checklib = _trusted_imports(source)
+    report.grading_secret = checklib.draws.new_grading_secret()   # q6's run: checks/draws.py
     hidden_roots = [str(source), str(root), *extra_hidden]
     if os.geteuid() == 0:
         os.chmod(source, 0o700)   # no other user may read the tests or the reference

@@ -64,6 +64,7 @@ class Report:
     isolation: str = "unavailable"   # namespaces | user | none (isolation.LEVELS)
     isolation_why: str = ""          # why no stronger level was available
     isolation_uid: int | None = None  # the user id student code ran as, if one of its own
+    grading_secret: str = ""          # what q6's run was drawn from (BACKPROP_GRADING_SECRET)
 
     # -- inputs -----------------------------------------------------------
     def fail_submission(self, message: str) -> None:
@@ -207,6 +208,7 @@ class Report:
             "extra_data": {
                 "status": self.status, "summary": self.summary(), "max_score": self.max_score,
                 "isolation": self.isolation, "isolation_uid": self.isolation_uid,
+                "grading_secret": self.grading_secret,
                 "flags": self.flags, "internal": self.internal,
                 "notes": self.notes, "error": self.error, "restarts": self.restarts,
                 "questions": {n: self.question_score(n) if self.error is None else 0.0

@@ -9,6 +9,7 @@ from typing import Any, Callable
 import numpy as np  # noqa: F401
 
 from .compare import CheckFailed
+from .settings import LARGE_LAYER_RATIO, LARGE_LAYER_SECONDS
 
 try:
     from ..sandbox import OWN_LIMIT, StudentTimeout, WorkerDied
@@ -120,11 +121,15 @@ def call_within(seconds: float, what: str, fn: Callable, *args: Any) -> Any:
     def alarm(signum, frame):
         raise TooSlow()
 
-    slow = CheckFailed(f"{what} did not finish within {seconds:g} s (a correct one needs well "
-                       "under a second): compute the gradients with the backpropagation "
-                       "equations 2 to 4 as whole-batch matrix products, not numerically "
-                       "(finite differences need millions of forward passes here) and not "
-                       "with a Python loop over the entries.", mistake="backward_not_vectorised")
+    slow = CheckFailed(f"{what} is too slow: the grader allows the time of {LARGE_LAYER_RATIO} "
+                       "forward passes through the same layer, timed at the same moment (the "
+                       f"check beside your notebook allows {LARGE_LAYER_SECONDS:g} s), and every "
+                       "gradient check of Questions 3 to 5 needs this speed. "
+                       "Compute the gradients with the backpropagation equations 2 to 4 (the "
+                       "chain rule) as whole-batch matrix products, not numerically: finite "
+                       "differences need two forward passes per input of a layer (thousands "
+                       "here), and a Python loop over the entries is as slow.",
+                       mistake="backward_not_vectorised")
     limited = getattr(fn, "call_limited", None)
     local = (limited is None and threading.current_thread() is threading.main_thread()
              and hasattr(signal, "setitimer"))
@@ -137,8 +142,10 @@ def call_within(seconds: float, what: str, fn: Callable, *args: Any) -> Any:
             result = call_student(what, lambda *a: limited(seconds, *a), *args)
         else:
             result = call_student(what, fn, *args)
-    except TooSlow:
-        raise slow from None
+    except CheckFailed as exc:
+        if isinstance(exc.__cause__, TooSlow):   # the alarm went off inside student code
+            raise slow from None
+        raise
     except Exception as exc:  # noqa: BLE001 - the grader's limit for this call
         if isinstance(exc, StudentTimeout) and OWN_LIMIT and OWN_LIMIT in str(exc):
             raise slow from None

@@ -10,7 +10,8 @@ from . import reference as ref
 from .calling import call_student, call_within, read_attribute
 from .compare import (CheckFailed, assert_close, expect_array, expect_finite, relative_error,
                       require_defined, snapshot)
-from .settings import LARGE_LAYER, LARGE_LAYER_SECONDS, TOLERANCES
+from .settings import LARGE_LAYER, TOLERANCES
+from .timed import large_case, require_backprop_speed, timed_answers
 
 
 def _layer(LinearLayer, n_in: int, n_out: int, rng_or_seed) -> Any:
@@ -147,9 +148,15 @@ def check_linear_backward(LinearLayer, seed: int = 0,
                                   mistake="gradients_accumulated")
             compare_linear_gradients(dx, dW, db, answers, sizes + when, show_values)
             first = (dW, db)
+    require_backprop_speed(_large_linear_backward, LinearLayer, 0)
 
 
 def check_linear_backward_vectorised(LinearLayer, seed: int = 0) -> None:
+    """backward of a 1024 x 1024 layer, correct and within the time limit (``timed.py``)."""
+    large_case(_large_linear_backward, LinearLayer, seed)
+
+
+def _large_linear_backward(LinearLayer, seed: int) -> None:
     require_defined("LinearLayer", LinearLayer)
     n_batch, n_in, n_out = LARGE_LAYER
     rng = np.random.default_rng(seed)
@@ -158,12 +165,12 @@ def check_linear_backward_vectorised(LinearLayer, seed: int = 0) -> None:
     x, g = rng.normal(size=(n_batch, n_in)), rng.normal(size=(n_batch, n_out))
     layer.W, layer.b = W.copy(), b.copy()
     call_student("LinearLayer.forward(x)", layer.forward, x.copy())
-    dx = call_within(LARGE_LAYER_SECONDS, f"LinearLayer.backward(grad_out) for a {n_in} x "
-                     f"{n_out} layer", layer.backward, g.copy())
+    answers, limit = timed_answers(ref.large_linear_gradients, W, x, g, layer=(W, x))
+    dx = call_within(limit, f"LinearLayer.backward(grad_out) for a {n_in} x {n_out} layer",
+                     layer.backward, g.copy())
     sizes = f" (B={n_batch}, n_in={n_in}, n_out={n_out})"
     dx = expect_array("dX returned by backward" + sizes, dx, x.shape)
     dW = expect_array("layer.dW" + sizes, layer.dW, W.shape)
     db = expect_array("layer.db" + sizes, layer.db, b.shape)
-    answers = ref.large_linear_gradients(W, x, g)
     if answers is not None:   # None: the public copy beside the notebook checks time and shapes
         compare_linear_gradients(dx, dW, db, answers, sizes, show_values=False)

@@ -11,7 +11,8 @@ from .calling import call_student, call_within, read_attribute
 from .compare import assert_close, expect_array, require_defined, tolerance_for
 from .networks import draw_weights, forward_layers, network
 from .q3_linear import _layer  # noqa: F401
-from .settings import LARGE_LAYER, LARGE_LAYER_SECONDS, TOLERANCES
+from .settings import LARGE_LAYER, TOLERANCES
+from .timed import large_case, require_backprop_speed, timed_answers
 
 
 def check_network_backward(network_backward, LinearLayer, activation: str = "relu",
@@ -53,10 +54,15 @@ def check_network_backward(network_backward, LinearLayer, activation: str = "rel
     assert_close(f"the value network_backward returns (dL/dx){where}", dx,
                  ref.backprop_input(weights, x, g, activation), show_values=show_values,
                  tol=max(TOLERANCES["float64"], tolerance_for(dx)), mistake="input_gradient_wrong")
+    require_backprop_speed(_large_network_backward, network_backward, LinearLayer, 0)
 
 
 def check_network_backward_vectorised(network_backward, LinearLayer, seed: int = 0) -> None:
-    """network_backward on a 1024-1024-10 ReLU network within the time limit."""
+    """network_backward on a 1024-1024-10 ReLU network within the time limit (``timed.py``)."""
+    large_case(_large_network_backward, network_backward, LinearLayer, seed)
+
+
+def _large_network_backward(network_backward, LinearLayer, seed: int) -> None:
     require_defined("network_backward", network_backward)
     sizes = (LARGE_LAYER[1], LARGE_LAYER[2], 10)
     rng = np.random.default_rng(seed)
@@ -66,9 +72,10 @@ def check_network_backward_vectorised(network_backward, LinearLayer, seed: int =
     g = rng.normal(size=(len(x), sizes[-1])) / len(x)
     model, layers = network(LinearLayer, sizes, "relu", weights, seed)
     forward_layers(model, layers, weights, x, "relu")
-    call_within(LARGE_LAYER_SECONDS, "network_backward(model, grad_logits) for a 1024-1024-10 "
-                "network", network_backward, model, g.copy())
-    expected = ref.large_backprop(weights, x, g, "relu")
+    expected, limit = timed_answers(ref.large_backprop, weights, x, g, "relu",
+                                    layer=(weights[0][0], x))
+    call_within(limit, "network_backward(model, grad_logits) for a 1024-1024-10 network",
+                network_backward, model, g.copy())
     for k, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
         dW = expect_array(f"layers[{k}].dW (1024-1024-10 network)", read_attribute(
             layers[k], "dW", f"layers[{k}].dW", "backward must store self.dW."), (n_in, n_out))

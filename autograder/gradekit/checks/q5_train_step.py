@@ -13,7 +13,8 @@ from .calling import call_student, call_within
 from .compare import (CheckFailed, assert_close, close_number, expect_python_float, relative_error,
                       require_defined, tolerance_for)
 from .networks import draw_weights, network, read_weights
-from .settings import LARGE_LAYER, LARGE_LAYER_SECONDS, TOLERANCES
+from .settings import LARGE_LAYER, TOLERANCES
+from .timed import large_case, require_backprop_speed, timed_answers
 
 
 def check_returned_loss(loss: Any, expected: float, after: float, n_batch: int,
@@ -69,10 +70,16 @@ def check_train_step(train_step, LinearLayer, activation: str = "relu", seed: in
                          show_values=show_values,
                          mistake="update_wrong",
                          wrong_answers=[(d, new[k][which], m) for d, new, m in mistakes])
+    require_backprop_speed(_large_train_step, train_step, LinearLayer, 0)
 
 
 def check_train_step_large(train_step, LinearLayer, seed: int = 0) -> None:
-    """One step on a 1024-1024-10 network within the time limit: backprop, not numerics."""
+    """One step on a 1024-1024-10 network within the time limit: backprop, not numerics
+    (``timed.py``)."""
+    large_case(_large_train_step, train_step, LinearLayer, seed)
+
+
+def _large_train_step(train_step, LinearLayer, seed: int) -> None:
     require_defined("train_step", train_step)
     sizes, lr = (LARGE_LAYER[1], LARGE_LAYER[2], 10), 0.1
     rng = np.random.default_rng(seed)
@@ -81,9 +88,10 @@ def check_train_step_large(train_step, LinearLayer, seed: int = 0) -> None:
     x = rng.normal(size=(LARGE_LAYER[0], sizes[0]))
     y = one_hot(rng.integers(0, 10, size=len(x)), 10, np.float64)
     model, layers = network(LinearLayer, sizes, "relu", weights, seed)
-    answers = ref.large_train_step(weights, x, y, lr)
-    loss = call_within(LARGE_LAYER_SECONDS, "train_step(model, x, y, lr) for a 1024-1024-10 "
-                       "network", train_step, model, x.copy(), y.copy(), lr)
+    answers, limit = timed_answers(ref.large_train_step, weights, x, y, lr,
+                                   layer=(weights[0][0], x))
+    loss = call_within(limit, "train_step(model, x, y, lr) for a 1024-1024-10 network",
+                       train_step, model, x.copy(), y.copy(), lr)
     new_weights = read_weights(layers, sizes, "after one step")
     if answers is None:   # the public copy beside the notebook checks time and shapes only
         expect_python_float("train_step(model, x, y, lr)", loss)
@@ -136,3 +144,4 @@ def check_loss_falls(train_step, LinearLayer, steps: int = 60) -> None:
                           "layer.", mistake="not_backprop_update")
     if not replayed < 0.8 * before:  # pragma: no cover - a property of the settings above
         raise RuntimeError("SGD does not reduce the two-moons loss with these settings")
+    require_backprop_speed(_large_train_step, train_step, LinearLayer, 0)
