@@ -103,7 +103,10 @@ class Every:
 def test_a_skipped_step_fails(kit, secret):
     checks, ref = kit
     secret(SECRETS[1])
-    loss_only = lambda model, x, y, lr: float(ref.cross_entropy(ref.softmax(model.forward(x)), y))
+
+    def loss_only(model, x, y, lr):
+        return float(ref.cross_entropy(ref.softmax(model.forward(x)), y))
+
     with pytest.raises(checks.CheckFailed, match="not what SGD steps") as failed:
         checks.check_mnist_accuracy(Every(ref, 97, loss_only), ref.LinearLayer, **UNTIMED)
     assert failed.value.mistake == "not_backprop_update"
