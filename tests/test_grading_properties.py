@@ -78,22 +78,33 @@ def test_public_check_never_fails_the_reference(name, kit):
                           f"{len(SEEDS)} seeds: {failures[:5]}")
 
 
-def test_grading_is_deterministic(grade):
-    """The reference and a buggy entry (its MNIST score depends on training) graded 3 times."""
+def test_grading_is_deterministic(grade, monkeypatch):
+    """The reference and a buggy entry (its MNIST score depends on training) graded 3 times,
+    each under a fresh grading secret: the scores never change. The visible feedback of q6 may
+    quote values of the secret's run, so it is compared under one recorded secret."""
     buggy = next(e for e in ENTRIES if e.name == "gradients_accumulated")
     submissions = {"reference": solution_notebook(), buggy.name: notebook_for(buggy)}
-    jobs = [(name, nb) for name, nb in submissions.items() for _ in range(3)]
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        results = list(pool.map(lambda job: grade(job[1], f"{job[0]}.ipynb"),
-                                jobs))
-    for name in submissions:
-        runs = [r for (n, _), r in zip(jobs, results) if n == name]
-        scores = [question_scores(r) for r in runs]
+
+    def grade_each(times: int) -> dict:
+        jobs = [(name, nb) for name, nb in submissions.items() for _ in range(times)]
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            results = list(pool.map(lambda job: grade(job[1], f"{job[0]}.ipynb"), jobs))
+        return {name: [r for (n, _), r in zip(jobs, results) if n == name]
+                for name in submissions}
+
+    runs = grade_each(3)
+    for name, results in runs.items():
+        secrets = {r["extra_data"]["grading_secret"] for r in results}
+        assert len(secrets) == 3, f"{name}: each grading should draw its own secret"
+        scores = [question_scores(r) for r in results]
         assert scores[0] == scores[1] == scores[2], f"{name}: scores differ between runs: {scores}"
-        texts = [visible_text(r) for r in runs]
-        assert texts[0] == texts[1] == texts[2], \
-            f"{name}: the visible feedback differs between runs"
-    assert results[0]["score"] == 100 and results[3]["score"] < 100
+    assert runs["reference"][0]["score"] == 100 and runs[buggy.name][0]["score"] < 100
+
+    monkeypatch.setenv("BACKPROP_GRADING_SECRET", runs[buggy.name][0]["extra_data"]["grading_secret"])
+    for name, results in grade_each(2).items():
+        texts = [visible_text(r) for r in results]
+        assert texts[0] == texts[1], f"{name}: the visible feedback differs under one secret"
+        assert question_scores(results[0]) == question_scores(runs[name][0])
 
 
 # The threshold must stay this far below the worst accuracy of the reference over seeds.

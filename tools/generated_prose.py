@@ -124,6 +124,8 @@ EXTRA_FIELDS = [
     ("cells", "every code cell the grader ran, in order (fields below)"),
     ("cases", "every test case, public and hidden, in the test files' order (fields below)"),
     ("mistakes", "each named mistake once per question (fields below)"),
+    ("grading_secret", "the secret q6's graded MNIST run was drawn from (batch order, probed "
+     "steps, probe weights); `BACKPROP_GRADING_SECRET=<it>` regrades with the same run"),
 ]
 
 CELL_FIELDS = [
