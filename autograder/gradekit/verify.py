@@ -158,8 +158,9 @@ def _load_exception_test_file() -> type:
     _bare_package("otter")
     test_files = _bare_package("otter.test_files")
     from otter.test_files.exception_test import ExceptionTestFile, test_case
-    if not hasattr(test_files, "test_case"):
-        test_files.test_case = test_case   # what the test files import
+    for name, value in (("test_case", test_case), ("ExceptionTestFile", ExceptionTestFile)):
+        if not hasattr(test_files, name):
+            setattr(test_files, name, value)   # what test files (and the kit's tests) import
     return ExceptionTestFile
 
 
