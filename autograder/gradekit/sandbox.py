@@ -179,20 +179,22 @@ class Sandbox:
 
     # -- transport -------------------------------------------------------
     def _to_node(self, value, blobs):
-        def to_ref(obj):
-            if isinstance(obj, Remote):
-                if obj._sandbox is not self:
-                    raise WorkerDied("a value from an earlier worker was reused")
-                return {"$ref": obj._id, "type": obj._type}
-            if isinstance(obj, np.random.Generator):
-                return {"$rng": obj.bit_generator.state}
-            if type(obj).__module__ == "backprop_support" and hasattr(obj, "wire_state"):
-                # a kit object the check built (an MLP around its own layers): rebuilt in the
-                # worker from its plain state, so no student class decides its structure
-                return {"$kit": type(obj).__name__,
-                        "state": wire.encode(obj.wire_state(), blobs, to_ref)}
-            raise TypeError(f"cannot send {type(obj).__name__} to student code")
-        return wire.encode(value, blobs, to_ref)
+        # a lambda, not a function that names itself: that would be a reference cycle holding
+        # ``blobs`` (megabytes per MNIST request) until the garbage collector's next full pass
+        return wire.encode(value, blobs, lambda obj: self._to_ref(obj, blobs))
+
+    def _to_ref(self, obj, blobs):
+        if isinstance(obj, Remote):
+            if obj._sandbox is not self:
+                raise WorkerDied("a value from an earlier worker was reused")
+            return {"$ref": obj._id, "type": obj._type}
+        if isinstance(obj, np.random.Generator):
+            return {"$rng": obj.bit_generator.state}
+        if type(obj).__module__ == "backprop_support" and hasattr(obj, "wire_state"):
+            # a kit object the check built (an MLP around its own layers): rebuilt in the
+            # worker from its plain state, so no student class decides its structure
+            return {"$kit": type(obj).__name__, "state": self._to_node(obj.wire_state(), blobs)}
+        raise TypeError(f"cannot send {type(obj).__name__} to student code")
 
     def request(self, message: dict, *, timeout: float | None = None,
                 what: str = "one call into your code", **values):

@@ -22,8 +22,6 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import nbformat
-
 MAX_SUBMISSION_BYTES = 100 * 2**20
 MAX_NOTEBOOK_VALUES = 500_000   # JSON values outside strings (a 1,000-cell notebook has ~20,000)
 MAX_NOTEBOOK_DEPTH = 64         # nesting of JSON containers (a notebook needs about 8)
@@ -41,7 +39,7 @@ class SubmissionError(Exception):
 @dataclass
 class Submission:
     path: Path
-    notebook: nbformat.NotebookNode
+    notebook: dict                 # the notebook's JSON (format 4), outputs dropped
     cells: dict[int, str]          # the code cells to grade, by their number ("cell N")
     notes: list[str] = field(default_factory=list)
 
@@ -183,16 +181,19 @@ def load(path: Path) -> Submission:
     for cell in data["cells"]:      # saved outputs are never graded: drop them unbuilt
         if isinstance(cell, dict) and "outputs" in cell:
             cell["outputs"] = []
-    try:
-        nb = nbformat.from_dict(data)
-        if nb.get("nbformat", 4) != 4:
+    nb = data
+    if nb.get("nbformat", 4) != 4:
+        # nbformat (and the jsonschema it brings, 0.4 s of imports) only for the rare older
+        # format, to convert it; a format 4 notebook is read as the JSON it is
+        import nbformat
+        try:
             nb = nbformat.reads(json.dumps(data), as_version=4)
-    except Exception as exc:  # noqa: BLE001 - nbformat raises many kinds
-        raise SubmissionError(f"{path.name} could not be read as a notebook: "
-                              f"{type(exc).__name__}") from None
+        except Exception as exc:  # noqa: BLE001 - nbformat raises many kinds
+            raise SubmissionError(f"{path.name} could not be read as a notebook: "
+                                  f"{type(exc).__name__}") from None
     notes = []
     cells, unreadable = {}, 0
-    for number, cell in enumerate(nb.cells, start=1):
+    for number, cell in enumerate(nb["cells"], start=1):
         if not isinstance(cell, dict) or cell.get("cell_type") != "code":
             continue
         metadata = cell.get("metadata") if isinstance(cell.get("metadata"), dict) else {}
@@ -227,7 +228,7 @@ def load(path: Path) -> Submission:
     if kernel not in (None, "python3"):
         notes.append(f"the notebook was saved with kernel '{str(kernel)[:60]}'; graded with "
                      "Python 3")
-    nb.metadata = metadata
+    nb["metadata"] = metadata
     return Submission(path, nb, cells, notes)
 
 

@@ -67,7 +67,7 @@ def encode(value: Any, blobs: list[bytes], to_ref: Callable[[Any], Any] | None =
         return {"$complex": [repr(value.real), repr(value.imag)]}
     if isinstance(value, np.ndarray) and value.dtype.str in _ALLOWED_DTYPES:
         arr = np.ascontiguousarray(np.asarray(value).view(np.ndarray))
-        blobs.append(arr.tobytes())
+        blobs.append(memoryview(arr.reshape(-1).view(np.uint8)))   # no copy: ``pack`` makes one
         return {"$nd": len(blobs) - 1, "dtype": arr.dtype.str, "shape": list(arr.shape),
                 "subclass": None if type(value) is np.ndarray else type(value).__name__}
     if isinstance(value, np.generic) and np.dtype(type(value)).str in _ALLOWED_DTYPES \
@@ -173,11 +173,13 @@ def count_json_values(text: bytes) -> int:
     return sum(text.count(c) for c in (b",", b":", b"[", b"{")) + 1
 
 
-def pack(message: dict, blobs: list[bytes]) -> bytes:
+def pack(message: dict, blobs: list) -> bytes:
+    """The frame: its length, then the body ``[u32 header length][header][blobs...]``, joined
+    once (the blobs are copied once, not twice)."""
     header = dict(message, blobs=[len(b) for b in blobs])
     head = json.dumps(header, allow_nan=False, separators=(",", ":")).encode()
-    body = b"".join([struct.pack(">I", len(head)), head, *blobs])
-    return struct.pack(">Q", len(body)) + body
+    size = 4 + len(head) + sum(len(b) for b in blobs)
+    return b"".join([struct.pack(">QI", size, len(head)), head, *blobs])
 
 
 def unpack(body: bytes | bytearray) -> tuple[dict, Blobs]:
