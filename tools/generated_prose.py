@@ -66,9 +66,10 @@ CSV_COLUMNS = [
      "(instructors only; they never change a score)"),
     ("mistakes", "ids of the named mistakes the failed checks recognised, space-separated, "
      "each once (`extra_data.mistakes`)"),
-    ("isolation", "the level student code ran at: `namespaces`, `user` or `none` "
+    ("isolation", "the level student code ran at: `namespaces`, `landlock`, `user` or `none` "
      "(`autograder/GRADING.md`, \"Isolation\")"),
     ("seconds", "grading time of this submission (`execution_time`)"),
+    ("memory_mb", "peak memory of the grading's process tree in MB (its cgroup's peak where the batch gave it one)"),
 ]
 
 # results.json, Gradescope's format (https://gradescope-autograders.readthedocs.io/en/latest/specs/)
