@@ -7,6 +7,7 @@ import os
 import shutil
 import sys
 import zipfile
+from contextlib import contextmanager
 from pathlib import Path
 
 import nbformat
@@ -59,6 +60,21 @@ def mutate(nb: nbformat.NotebookNode, old: str, new: str, count: int = 1) -> nbf
         if cell.cell_type == "code":
             cell.source = cell.source.replace(old, new)
     return nb
+
+
+@contextmanager
+def environment(extra: dict[str, str]):
+    """Set environment variables (the grader's limits) for the gradings inside the block."""
+    saved = {k: os.environ.get(k) for k in extra}
+    os.environ.update(extra)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 @pytest.fixture(scope="session")

@@ -20,13 +20,12 @@ import shutil
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from pathlib import Path
 
 import nbformat
 import pytest
 
-from conftest import (ROOT, grade_folder, question_scores, solution_notebook, student_notebook,
+from conftest import (ROOT, environment, grade_folder, question_scores, solution_notebook, student_notebook,
                       visible_text)
 import hostile
 from hostile import ALL, BAD_INPUTS, DECEPTIONS, TAMPERING, bad_inputs, tampering
@@ -40,20 +39,6 @@ LIMITS = {"BACKPROP_CELL_SECONDS": "6", "BACKPROP_CALL_SECONDS": "2",
           "BACKPROP_GRACE_SECONDS": "1", "BACKPROP_CASE_SECONDS": "60",
           "BACKPROP_TOTAL_SECONDS": "240"}
 BASELINES = {"blank": student_notebook, "buggy": tampering.buggy}
-
-
-@contextmanager
-def environment(extra: dict[str, str]):
-    saved = {k: os.environ.get(k) for k in extra}
-    os.environ.update(extra)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 def tree_digest(folder: Path) -> str:

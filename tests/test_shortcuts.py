@@ -12,14 +12,12 @@ stop finite differences, as on Gradescope.
 
 from __future__ import annotations
 
-import os
 import re
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 
 import pytest
 
-from conftest import question_scores, visible_text
+from conftest import environment, question_scores, visible_text
 from hostile import shortcuts
 
 LIMITS = {"BACKPROP_CELL_SECONDS": "20", "BACKPROP_CALL_SECONDS": "30",
@@ -28,20 +26,6 @@ LIMITS = {"BACKPROP_CELL_SECONDS": "20", "BACKPROP_CALL_SECONDS": "30",
 NOTEBOOKS = {"precomputed_q6": shortcuts.precomputed_q6,
              "finite_differences": shortcuts.finite_differences,
              "blank_gradients": shortcuts.blank_gradients}
-
-
-@contextmanager
-def environment(extra: dict[str, str]):
-    saved = {k: os.environ.get(k) for k in extra}
-    os.environ.update(extra)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 @pytest.fixture(scope="module")
