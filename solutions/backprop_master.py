@@ -76,6 +76,14 @@
 #    necessary, not sufficient.
 # 4. Stuck? `gradient_check_layer` and `gradient_check` compare your gradients with numerical
 #    ones, and the **debugging checklist** at the end tests the usual suspects one by one.
+# 5. **A mistake costs points once, on its own question.** Gradescope grades `network_backward`
+#    (Question 4) and `train_step` (Question 5) with your own functions from the questions
+#    before them (error carried forward): with a wrong `LinearLayer.backward`, Question 3 loses
+#    points and Question 4 is judged on what a correct `network_backward` does with *your* layer.
+#    That needs your earlier functions to run and return finite arrays of the right shape where
+#    the result flows on; an error there stops the later questions too. The local checks
+#    compare with the correct answers only, so fix the earliest failing question first.
+#    Question 6 trains the whole network: any bug that stops it learning costs its points.
 #
 # **Rules.** Do not rename the functions, the class, its attributes or the `q7_*` variables, and
 # do not edit the course's cells (imports, training, pictures). The grader calls your functions
@@ -656,6 +664,11 @@ _ = gradient_check_layer(LinearLayer(4, 3, np.random.default_rng(0)))
 # mistakes: $f'$ of `model.activations[...]` (that is $f'(f(Z))$: wrong for a sigmoid, silently
 # harmless for ReLU) and an index off by one (the derivative of another layer's pre-activation;
 # with equal hidden sizes the shapes still fit and only the values are wrong).
+#
+# The checks call `network_backward` right after the course's `model.forward(x)`, as training
+# does. **Do not change the arrays the model caches in place** (`model.activations[i][...] = ...`,
+# `*=`): `model.activations[i]` is the very array `model.layers[i + 1]` kept as its input, so
+# its `backward` would see the changed values.
 
 # %% [raw]
 # # BEGIN SOLUTION
@@ -688,45 +701,54 @@ def network_backward(model, grad_logits):
 # # BEGIN TESTS
 
 # %%
-def test_network_backward_relu(network_backward, LinearLayer):
+def test_network_backward_relu(network_backward, LinearLayer, relu_derivative):
     from gradekit import checks
-    checks.check_network_backward(network_backward, LinearLayer, "relu", seed=0)
+    checks.check_network_backward(network_backward, LinearLayer, "relu", seed=0,
+                                    relu_derivative=relu_derivative)
 
 
 # %%
-def test_network_backward_sigmoid(network_backward, LinearLayer):
+def test_network_backward_sigmoid(network_backward, LinearLayer, sigmoid_derivative):
     from gradekit import checks
-    checks.check_network_backward(network_backward, LinearLayer, "sigmoid", seed=0)
+    checks.check_network_backward(network_backward, LinearLayer, "sigmoid", seed=0,
+                                    sigmoid_derivative=sigmoid_derivative)
 
 
 # %%
-def test_network_backward_vectorised(network_backward, LinearLayer):
+def test_network_backward_vectorised(network_backward, LinearLayer, relu_derivative):
     from gradekit import checks
-    checks.check_network_backward_vectorised(network_backward, LinearLayer, seed=0)
+    checks.check_network_backward_vectorised(network_backward, LinearLayer, seed=0,
+                                               relu_derivative=relu_derivative)
 
 
 # %%
 """ # BEGIN TEST CONFIG
 hidden: true
-failure_message: network_backward gives wrong gradients in networks of other shapes.
+failure_message: network_backward leaves wrong dW or db in the layers of networks of other shapes.
 """ # END TEST CONFIG
-def test_network_backward_deep_hidden(network_backward, LinearLayer):
+def test_network_backward_deep_hidden(network_backward, LinearLayer, relu_derivative,
+                                      sigmoid_derivative):
     from gradekit import checks
     for activation in ("relu", "sigmoid"):
         for sizes in [(6, 5, 4, 3), (3, 4, 4, 4, 2)]:
             checks.check_network_backward(network_backward, LinearLayer, activation,
-                                            seed=808, sizes=sizes, show_values=False)
+                                            seed=808, sizes=sizes, show_values=False,
+                                            relu_derivative=relu_derivative,
+                                            sigmoid_derivative=sigmoid_derivative,
+                                            parts="layers")
 
 
 # %%
 """ # BEGIN TEST CONFIG
 hidden: true
-failure_message: network_backward does not return the gradient with respect to the input.
+failure_message: network_backward does not return the right gradient with respect to the network's input.
 """ # END TEST CONFIG
-def test_network_backward_returns_input_gradient_hidden(network_backward, LinearLayer):
+def test_network_backward_returns_input_gradient_hidden(network_backward, LinearLayer,
+                                                        sigmoid_derivative):
     from gradekit import checks
     checks.check_network_backward(network_backward, LinearLayer, "sigmoid", seed=909,
-                                    sizes=(3, 4, 2), show_values=False)
+                                    sizes=(3, 4, 2), show_values=False,
+                                    sigmoid_derivative=sigmoid_derivative, parts="input")
 
 
 # %% [raw]
@@ -754,6 +776,11 @@ def test_network_backward_returns_input_gradient_hidden(network_backward, Linear
 #
 # Updating a layer's `W` while gradients still have to flow through it would send the layers
 # below a gradient computed with the new weights: finish the backward pass first.
+#
+# The checks also give `train_step` a batch whose logits are about 1000 apart, so that the
+# probability of some true classes is exactly 0: the loss it returns must still be what
+# `cross_entropy` with a floor from `{{log_floor.low}}` to `{{log_floor.high}}` gives (compute it
+# with your `cross_entropy`, not with a log of your own).
 
 # %% [raw]
 # # BEGIN SOLUTION
@@ -787,15 +814,43 @@ def train_step(model, x, y, lr):
 # # BEGIN TESTS
 
 # %%
-def test_train_step(train_step, LinearLayer):
+def test_train_step(train_step, LinearLayer, softmax, cross_entropy, network_backward):
     from gradekit import checks
-    checks.check_train_step(train_step, LinearLayer, "relu", seed=0, sizes=(4, 5, 5, 3))
+    checks.check_train_step(train_step, LinearLayer, "relu", seed=0, sizes=(4, 5, 5, 3),
+                              softmax=softmax, cross_entropy=cross_entropy,
+                              network_backward=network_backward)
 
 
 # %%
-def test_train_step_vectorised(train_step, LinearLayer):
+def test_train_step_saturated(train_step, LinearLayer, softmax, cross_entropy,
+                              network_backward):
     from gradekit import checks
-    checks.check_train_step_large(train_step, LinearLayer, seed=0)
+    checks.check_train_step(train_step, LinearLayer, "relu", seed=0, sizes=(4, 5, 3),
+                              softmax=softmax, cross_entropy=cross_entropy,
+                              network_backward=network_backward, saturated=True, parts="loss")
+
+
+# %%
+def test_train_step_vectorised(train_step, LinearLayer, softmax, cross_entropy,
+                               network_backward):
+    from gradekit import checks
+    checks.check_train_step_large(train_step, LinearLayer, seed=0, softmax=softmax,
+                                    cross_entropy=cross_entropy,
+                                    network_backward=network_backward)
+
+
+# %%
+""" # BEGIN TEST CONFIG
+hidden: true
+failure_message: train_step returns the wrong loss for a deeper sigmoid network (it should be the mean cross-entropy before the update).
+""" # END TEST CONFIG
+def test_train_step_loss_hidden(train_step, LinearLayer, softmax, cross_entropy,
+                                network_backward):
+    from gradekit import checks
+    checks.check_train_step(train_step, LinearLayer, "sigmoid", seed=1001,
+                              sizes=(5, 4, 4, 3), lr=0.3, show_values=False, softmax=softmax,
+                              cross_entropy=cross_entropy, network_backward=network_backward,
+                              parts="loss")
 
 
 # %%
@@ -803,20 +858,39 @@ def test_train_step_vectorised(train_step, LinearLayer):
 hidden: true
 failure_message: train_step updates the parameters of a deeper sigmoid network incorrectly.
 """ # END TEST CONFIG
-def test_train_step_deep_hidden(train_step, LinearLayer):
+def test_train_step_deep_hidden(train_step, LinearLayer, softmax, cross_entropy,
+                                network_backward):
     from gradekit import checks
     checks.check_train_step(train_step, LinearLayer, "sigmoid", seed=1001,
-                              sizes=(5, 4, 4, 3), lr=0.3, show_values=False)
+                              sizes=(5, 4, 4, 3), lr=0.3, show_values=False, softmax=softmax,
+                              cross_entropy=cross_entropy, network_backward=network_backward,
+                              parts="update")
 
 
 # %%
 """ # BEGIN TEST CONFIG
 hidden: true
-failure_message: repeated train_step calls do not reduce the loss on a small problem.
+failure_message: train_step's loss is not finite, or not the mean cross-entropy, when the probability of a true class is exactly 0.
 """ # END TEST CONFIG
-def test_train_step_loss_falls_hidden(train_step, LinearLayer):
+def test_train_step_saturated_hidden(train_step, LinearLayer, softmax, cross_entropy,
+                                     network_backward):
     from gradekit import checks
-    checks.check_loss_falls(train_step, LinearLayer)
+    checks.check_train_step(train_step, LinearLayer, "sigmoid", seed=1002,
+                              sizes=(5, 4, 3), show_values=False, softmax=softmax,
+                              cross_entropy=cross_entropy, network_backward=network_backward,
+                              saturated=True, parts="loss")
+
+
+# %%
+""" # BEGIN TEST CONFIG
+hidden: true
+failure_message: repeated train_step calls on a small problem do not give the weights that SGD steps give.
+""" # END TEST CONFIG
+def test_train_step_loss_falls_hidden(train_step, LinearLayer, softmax, cross_entropy,
+                                      network_backward):
+    from gradekit import checks
+    checks.check_loss_falls(train_step, LinearLayer, softmax=softmax,
+                              cross_entropy=cross_entropy, network_backward=network_backward)
 
 
 # %% [raw]

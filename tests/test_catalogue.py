@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from catalogue import BUGS, CORRECT, ENTRIES, SHORTCUTS, Entry, notebook_for
+from catalogue import BUGS, CORRECT, ENTRIES, SHORTCUTS, Entry, cross_question_loss, notebook_for
 from conftest import caught_locally, question_scores, visible_text
 
 BY_NAME = {entry.name: entry for entry in ENTRIES}
@@ -26,6 +26,8 @@ def test_catalogue_covers_enough_bugs_and_variants():
     assert len(BY_NAME) == len(ENTRIES), "two catalogue entries share a name"
     assert all(entry.words for entry in BUGS + SHORTCUTS), "an entry records no feedback words"
     assert len(SHORTCUTS) >= 2, "too few shortcut (no backprop) entries"
+    assert all(e.own and e.own <= e.loses for e in BUGS + SHORTCUTS), \
+        [e.name for e in BUGS + SHORTCUTS if not (e.own and e.own <= e.loses)]
     # every bug class except hard-coded public outputs is named by a public check
     assert all(e.local for e in BUGS + SHORTCUTS
                if e.name not in ("hardcoded_public_loss", "wrong_quiz_answer")), \
@@ -108,6 +110,11 @@ def test_bug_loses_exactly_its_questions_and_is_named(entry, graded, questions, 
     assert lost == set(entry.loses), (
         f"{entry.name} ({entry.what}): lost points on {sorted(lost)}, the catalogue records "
         f"{sorted(entry.loses)}; scores {scores}")
+    cross = cross_question_loss(entry, scores, questions)
+    assert not cross or entry.spans, (
+        f"{entry.name}: costs {cross:g} points on questions outside its own "
+        f"{sorted(entry.own)} (error carried forward should keep them), and the catalogue "
+        "records no reason it spans them")
     failures = failed_lines(results)
     for q in questions:
         if q in entry.loses:

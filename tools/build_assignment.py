@@ -91,8 +91,31 @@ def support_paths() -> list[Path]:
 
 
 # Modules of the checks the public copy beside the notebook leaves out: the reference maths
-# (replaced by stored answers) and the recorder of those answers.
-GRADER_ONLY_CHECKS = ("reference.py", "stored.py")
+# (replaced by stored answers), the recorder of those answers and error carried forward (the
+# correct network_backward and train_step, replaced by a stub that carries nothing).
+GRADER_ONLY_CHECKS = ("reference.py", "stored.py", "carried.py")
+
+# What the public copy's checks say where the grader would carry an error forward.
+LOCAL_CARRY_NOTE = ("The check beside your notebook compares with the correct answers only. "
+                    "If a check of a question this one builds on fails too, fix that one first: "
+                    "Gradescope judges this question with your own functions from those "
+                    "questions (error carried forward), where they run and return arrays of the "
+                    "right shape.")
+
+
+def carried_stub() -> bytes:
+    """The public copy's ``carried.py``: its functions, each answering None (nothing carried)."""
+    import ast
+
+    tree = ast.parse((AUTOGRADER_DIR / "gradekit" / "checks" / "carried.py").read_text())
+    names = [node.name for node in tree.body
+             if isinstance(node, ast.FunctionDef) and not node.name.startswith("_")]
+    lines = ['"""Beside the notebook nothing is carried forward (the grader\'s carried.py '
+             'judges with the\nstudent\'s own lower-level functions)."""', "",
+             f"NOTE = {LOCAL_CARRY_NOTE!r}", ""]
+    for name in names:
+        lines += ["", f"def {name}(*args, **kwargs):", "    return None", ""]
+    return "\n".join(lines).encode()
 
 
 def public_check_files(stub: Path) -> dict[str, Path | bytes]:
@@ -104,6 +127,7 @@ def public_check_files(stub: Path) -> dict[str, Path | bytes]:
         AUTOGRADER_DIR / "gradekit" / "checks", "gradekit/checks/").items()
         if Path(name).name not in GRADER_ONLY_CHECKS})
     files["gradekit/checks/reference.py"] = stub
+    files["gradekit/checks/carried.py"] = carried_stub()
     return files
 
 

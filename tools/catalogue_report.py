@@ -3,8 +3,11 @@
 For each entry (tests/catalogue): its kind (bug, shortcut without backprop, correct), for a
 bug whether a public check names it ("locally") or only Gradescope's hidden tests do, the
 points per question, expected (``-`` marks a question that must lose points) against actual,
-the hint a student sees for every failed question and the grading time. Then the totals:
-bugs caught, shortcuts denied, bugs caught locally, correct variants given full marks.
+the hint a student sees for every failed question and the grading time, and for a bug its
+cross-question loss: the points it costs on Questions 1 to 5 outside its own question(s),
+0 unless the catalogue records why it spans them (error carried forward). Then the totals:
+bugs caught, shortcuts denied, bugs caught locally, correct variants given full marks, the
+cross-question loss summed and its largest entry.
 
 A bug counts as caught when exactly its recorded questions lose points and the visible
 feedback contains its recorded words.
@@ -29,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "tools")]
 
 import grade_folder  # noqa: E402
-from catalogue import ENTRIES, Entry, notebook_for  # noqa: E402
+from catalogue import ENTRIES, Entry, cross_question_loss, notebook_for  # noqa: E402
 from conftest import caught_locally, question_scores, visible_text  # noqa: E402
 
 
@@ -51,6 +54,10 @@ def verdict(entry: Entry, results: dict, questions: dict) -> tuple[bool, list[st
         problems.append(f"feedback lacks {missing}")
     if results["extra_data"].get("status") != "ok":
         problems.append(f"grading status {results['extra_data'].get('status')}")
+    cross = cross_question_loss(entry, question_scores(results), questions)
+    if cross and not entry.spans:
+        problems.append(f"costs {cross:g} points outside its own question(s) "
+                        f"{sorted(entry.own)}, and the catalogue records no reason")
     if entry.is_bug and caught_locally(entry.words, results) != entry.local:
         problems.append("public checks " + ("do not name it, the catalogue says they do"
                                             if entry.local else "name it, the catalogue says "
@@ -97,6 +104,9 @@ def print_entry(entry: Entry, results: dict, seconds: float, questions: dict) ->
         expected = "-" if q in entry.loses else f"{spec['points']:g}"
         cells.append(f"{q} {expected:>2}/{scores.get(q, 0):<4g}")
     print("       expected/actual  " + "  ".join(cells))
+    if entry.kind == "bug":
+        cross = cross_question_loss(entry, scores, questions)
+        print(f"       cross-question loss {cross:g}" + (f" ({entry.spans})" if cross else ""))
     for line in hints(results):
         print(f"       hint  {line[:160]}")
     for problem in problems:
@@ -132,12 +142,19 @@ def main(argv: list[str] | None = None) -> int:
     variants = [ok for e, ok in zip(entries, outcomes) if not e.is_bug]
     local = [caught_locally(e.words, r) for e, (r, _) in zip(entries, graded) if e.is_bug]
     slowest_seconds, slowest = max((s, e.name) for e, (_, s) in zip(entries, graded))
+    cross = [(cross_question_loss(e, question_scores(r), questions), e.name)
+             for e, (r, _) in zip(entries, graded) if e.kind == "bug"]
     print(f"\nbugs caught as recorded: {sum(bugs)} / {len(bugs)}")
     print(f"shortcuts (no backprop) denied the points as recorded: {sum(shortcuts)} / "
           f"{len(shortcuts)}")
     print(f"bugs and shortcuts named by a public check (caught locally): {sum(local)} / "
           f"{len(local)}")
     print(f"correct variants with full marks: {sum(variants)} / {len(variants)}")
+    if cross:
+        largest, name = max(cross)
+        print(f"cross-question loss (Questions 1-5 outside a bug's own): {sum(c for c, _ in cross):g}"
+              f" points over {sum(1 for c, _ in cross if c)} bug(s); largest {largest:g}"
+              + (f" ({name})" if largest else ""))
     print(f"slowest entry: {slowest} ({slowest_seconds:.1f} s); all graded in "
           f"{time.perf_counter() - start:.0f} s")
     return 0 if all(outcomes) else 1

@@ -104,6 +104,11 @@ class Remote:
                                      what=f"{n} calls into your code",
                                      calls=[list(args) for args in calls])
 
+    def kit_function(self, name: str):
+        """The kit's function ``name`` (``worker.KIT_FUNCTIONS``), run in this worker."""
+        sandbox = self._sandbox
+        return lambda *args: sandbox.request({"op": "kit_call", "name": name}, args=args)
+
     def __getattr__(self, name: str):
         if name.startswith("__"):
             raise AttributeError(name)

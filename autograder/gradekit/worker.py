@@ -34,6 +34,8 @@ from gradekit import policy, wire
 OUTPUT_CAP_BYTES = 1 << 20
 # Kit classes the grader may send by value (``$kit``): name -> class.
 KIT_CLASSES: dict[str, type] = {}
+# The kit's functions a check may run where student code runs (``Remote.kit_function``).
+KIT_FUNCTIONS: dict[str, object] = {}
 
 
 class SoftTimeout(BaseException):
@@ -134,6 +136,11 @@ class Worker:
             if name not in self.namespace:
                 return {"$missing": True}
             return self.namespace[name]
+        if op == "kit_call":
+            function = KIT_FUNCTIONS.get(str(msg.get("name")))
+            if function is None:
+                raise wire.WireError("unknown kit function")
+            return function(*arg(msg["args"]))
         target = self.from_ref(int(msg["ref"]), "")
         if op == "call":
             args = arg(msg["args"])
@@ -253,6 +260,8 @@ def main() -> None:
     # Warm the modules student code commonly needs before the policy is in force.
     import backprop_support  # noqa: F401
     KIT_CLASSES["MLP"] = backprop_support.MLP   # bound before any student code runs
+    for name in ("forward_cached", "forward_then_backward"):
+        KIT_FUNCTIONS[name] = getattr(backprop_support, name)
     policy.warm_imports(config.get("warm", []))
     if config.get("policy", True):
         policy.install([workdir, os.devnull], [*policy.python_roots(), *policy.SYSTEM_READABLE],

@@ -8,6 +8,8 @@ and ``words`` are phrases the student-visible feedback must contain. The table i
 
 from __future__ import annotations
 
-from .entries import BUGS, CORRECT, ENTRIES, SHORTCUTS, Entry, notebook_for
+from .entries import (BUGS, CORRECT, ENTRIES, SHORTCUTS, Entry, cross_question_loss,
+                      notebook_for)
 
-__all__ = ["BUGS", "CORRECT", "ENTRIES", "SHORTCUTS", "Entry", "notebook_for"]
+__all__ = ["BUGS", "CORRECT", "ENTRIES", "SHORTCUTS", "Entry", "cross_question_loss",
+           "notebook_for"]

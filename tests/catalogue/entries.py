@@ -12,7 +12,10 @@ that need it) or ``correct(name, what, *edits)``:
 * ``local``: whether a public check (``grader.check`` in the notebook) fails with a message
   holding those words, so the student sees the mistake named before submitting;
 * ``edits``: ``(old, new)`` or ``(old, new, count)`` replacements in the notebook's code,
-  applied in order with ``conftest.mutate`` (``old`` must occur exactly ``count`` times).
+  applied in order with ``conftest.mutate`` (``old`` must occur exactly ``count`` times);
+* ``own``: the questions whose code holds the mistake (default: the first of ``loses``);
+* ``spans``: why the mistake also costs points on another of Questions 1 to 5, where it does
+  (``cross_question_loss``); empty for a mistake that must cost points only on its own.
 """
 
 from __future__ import annotations
@@ -35,19 +38,39 @@ class Entry:
     edits: tuple[Edit, ...]
     kind: str = "bug"          # bug | shortcut | correct
     local: bool = True         # a public check (grader.check) names it before submission
+    own: frozenset[str] = frozenset()
+    spans: str = ""
 
     @property
     def is_bug(self) -> bool:
         return bool(self.loses)
 
 
+# Error carried forward: a mistake costs points only on its own question among these (the
+# MNIST training of Question 6 may lose points for any mistake that stops it learning).
+CARRIED_QUESTIONS = ("q1", "q2", "q3", "q4", "q5")
+
+
+def cross_question_loss(entry: Entry, scores: dict, questions: dict) -> float:
+    """Points lost on Questions 1 to 5 outside the entry's own questions."""
+    return sum(questions[q]["points"] - scores.get(q, 0.0) for q in CARRIED_QUESTIONS
+               if q in questions and q not in entry.own)
+
+
+def _own(loses: str, own: str | None) -> frozenset[str]:
+    return frozenset((own or min(loses.split(), key=lambda q: int(q[1:]))).split())
+
+
 def bug(name: str, what: str, loses: str, words: list[str], *edits: Edit,
-        local: bool = True) -> Entry:
-    return Entry(name, what, frozenset(loses.split()), tuple(words), edits, local=local)
+        local: bool = True, own: str | None = None, spans: str = "") -> Entry:
+    return Entry(name, what, frozenset(loses.split()), tuple(words), edits, local=local,
+                 own=_own(loses, own), spans=spans)
 
 
 def shortcut(name: str, what: str, loses: str, words: list[str], *edits: Edit) -> Entry:
-    return Entry(name, what, frozenset(loses.split()), tuple(words), edits, kind="shortcut")
+    """Without backpropagation no question that needs it earns points: all are its own."""
+    return Entry(name, what, frozenset(loses.split()), tuple(words), edits, kind="shortcut",
+                 own=frozenset(loses.split()))
 
 
 def correct(name: str, what: str, *edits: Edit) -> Entry:
@@ -76,38 +99,43 @@ BUGS = [
     # -- LinearLayer (q3) ------------------------------------------------------------------
     bug("dx_missing_transpose", "backward returns grad_out @ W: the transpose of W is missing",
         "q3 q4 q5 q6", ["LinearLayer.backward", "matrix product", "transpose"],
-        ("return grad_out @ self.W.T", "return grad_out @ self.W")),
+        ("return grad_out @ self.W.T", "return grad_out @ self.W"),
+        spans="backward raises on the checks' layers (not square): no gradient flows down to judge network_backward and train_step with"),
     bug("dw_transposed", "dW computed as grad_out.T @ x, the transpose of the right answer",
-        "q3 q4 q5 q6", ["layer.dW", "transposed"],
-        ("self.dW = self.x.T @ grad_out", "self.dW = grad_out.T @ self.x")),
+        "q3 q5 q6", ["layer.dW", "transposed"],
+        ("self.dW = self.x.T @ grad_out", "self.dW = grad_out.T @ self.x"),
+        spans="a stored dW of the wrong shape cannot update W: train_step raises, with nothing to judge it by"),
     bug("db_summed_over_features", "db summed over axis 1 (the features), not the batch",
-        "q3 q4 q5 q6", ["layer.db", "sum grad_out over the batch"],
-        ("self.db = grad_out.sum(axis=0)", "self.db = grad_out.sum(axis=1)")),
+        "q3 q5 q6", ["layer.db", "sum grad_out over the batch"],
+        ("self.db = grad_out.sum(axis=0)", "self.db = grad_out.sum(axis=1)"),
+        spans="a stored db of the wrong shape cannot update b: train_step raises, with nothing to judge it by"),
     bug("db_mean_over_batch", "db as the mean over the batch instead of the sum",
-        "q3 q4 q5 q6", ["layer.db", "mean over the batch instead of the sum"],
+        "q3 q6", ["layer.db", "mean over the batch instead of the sum"],
         ("self.db = grad_out.sum(axis=0)", "self.db = grad_out.mean(axis=0)")),
     bug("dw_mean_over_batch", "dW divided by the batch size a second time",
-        "q3 q4 q5 q6", ["layer.dW", "mean over the batch instead of the sum"],
+        "q3 q6", ["layer.dW", "mean over the batch instead of the sum"],
         ("self.dW = self.x.T @ grad_out", "self.dW = self.x.T @ grad_out / grad_out.shape[0]")),
     bug("backward_returns_dw", "backward returns dW instead of the gradient for its input",
         "q3 q4 q5 q6", ["backward", "dW instead of dX"],
-        ("return grad_out @ self.W.T", "return self.dW")),
+        ("return grad_out @ self.W.T", "return self.dW"),
+        spans="backward returns an array of W's shape: no gradient of the input's shape flows down to judge the later questions with"),
     bug("forward_forgets_x", "forward does not keep its input, so backward cannot use it",
         "q3 q4 q5 q6", ["forward must keep its input"],
-        ("        self.x = x\n", "")),
+        ("        self.x = x\n", ""),
+        spans="backward raises without the kept input: nothing to judge the later questions with"),
     bug("forward_without_bias", "forward returns x @ W and forgets the bias",
-        "q3 q5 q6", ["LinearLayer.forward", "without the bias"],
+        "q3 q6", ["LinearLayer.forward", "without the bias"],
         ("return x @ self.W + self.b", "return x @ self.W")),
     bug("update_inside_backward", "backward updates W and b (with a fixed step) before it "
         "computes dX; train_step no longer updates",
-        "q3 q4 q5 q6", ["changed W or b"],
+        "q3 q5 q6", ["changed W or b"],
         ("        self.db = grad_out.sum(axis=0)\n",
          "        self.db = grad_out.sum(axis=0)\n"
          "        self.W = self.W - 0.1 * self.dW\n"
          "        self.b = self.b - 0.1 * self.db\n"),
-        (UPDATE_LOOP, "    # the layers update themselves in backward\n")),
+        (UPDATE_LOOP, "    # the layers update themselves in backward\n"), own="q3 q5"),
     bug("gradients_accumulated", "dW and db accumulated with += and never reset",
-        "q3 q5 q6", ["accumulated with +="],
+        "q3 q6", ["accumulated with +="],
         ("self.dW = self.x.T @ grad_out", "self.dW += self.x.T @ grad_out"),
         ("self.db = grad_out.sum(axis=0)", "self.db += grad_out.sum(axis=0)")),
     bug("zero_initialisation", "all-zero initial weights",
@@ -138,14 +166,14 @@ BUGS = [
          "        return dx\n")),
     # -- activations, softmax, loss (q1, q2) -------------------------------------------------
     bug("relu_derivative_returns_relu", "relu_derivative returns max(z, 0), ReLU itself",
-        "q1 q4 q5 q6", ["relu_derivative", "ReLU itself instead of its derivative"],
+        "q1 q6", ["relu_derivative", "ReLU itself instead of its derivative"],
         ("return (z > 0).astype(z.dtype)", "return np.maximum(z, 0)")),
     bug("sigmoid_formula_on_z", "sigmoid_derivative returns z * (1 - z) as if z were already "
-        "sigmoid(z)", "q1 q4 q5", ["sigmoid_derivative", "applied to z itself"],
+        "sigmoid(z)", "q1", ["sigmoid_derivative", "applied to z itself"],
         (SIGMOID_DERIVATIVE, "    return z * (1 - z)\n")),
     bug("sigmoid_applied_twice", "sigmoid_derivative applies the derivative formula to "
         "sigmoid(z), an output that is already a sigmoid",
-        "q1 q4 q5", ["sigmoid_derivative", "at the activation"],
+        "q1", ["sigmoid_derivative", "at the activation"],
         ("    s = sigmoid(z)\n", "    s = sigmoid(sigmoid(z))\n")),
     bug("sigmoid_derivative_nan_for_large_z", "sigmoid_derivative as exp(-z) / (1 + exp(-z))**2, "
         "nan for large |z|", "q1", ["q1", "nan", "overflow-safe"],
@@ -154,43 +182,66 @@ BUGS = [
         "logits", "q2", ["softmax", "subtract each row's maximum"],
         ("shifted = z - np.max(z, axis=-1, keepdims=True)", "shifted = z")),
     bug("softmax_wrong_axis", "softmax normalised over axis 0 (the batch)",
-        "q2 q5 q6", ["softmax", "wrong axis"],
+        "q2 q6", ["softmax", "wrong axis"],
         ("axis=-1, keepdims=True)", "axis=0, keepdims=True)", 2)),
     bug("softmax_whole_array", "softmax divides by the sum of the whole array",
-        "q2 q5 q6", ["softmax", "rows should each sum to 1"],
+        "q2 q6", ["softmax", "rows should each sum to 1"],
         ("return exp / np.sum(exp, axis=-1, keepdims=True)", "return exp / np.sum(exp)")),
     bug("log_of_zero", "cross_entropy takes log(probs) without a guard: log(0)",
         "q2", ["q2", "log of zero"],
         ("np.log(np.clip(probs, 1e-12, None))", "np.log(probs)")),
     bug("cross_entropy_sum", "cross-entropy summed over the batch instead of averaged",
-        "q2 q5", ["cross_entropy", "sum over the batch"],
+        "q2", ["cross_entropy", "sum over the batch"],
         (CE_RETURN, "return float(-np.sum(y * log_probs))")),
     bug("cross_entropy_sign", "cross-entropy without the minus sign",
-        "q2 q5", ["cross_entropy", "wrong sign"],
+        "q2", ["cross_entropy", "wrong sign"],
         (CE_RETURN, "return float(np.mean(np.sum(y * log_probs, axis=-1)))")),
     bug("loss_as_array", "cross_entropy returns a one-element array, not a float",
         "q2 q5 q6", ["cross_entropy", "Python float"],
-        (CE_RETURN, "return -np.mean(np.sum(y * log_probs, axis=-1, keepdims=True), axis=0)")),
+        (CE_RETURN, "return -np.mean(np.sum(y * log_probs, axis=-1, keepdims=True), axis=0)"),
+        spans="the one-element array cross_entropy returns makes train_step's float() raise: nothing to judge it by"),
     bug("hardcoded_public_loss", "cross_entropy returns the number the public check expects",
-        "q2 q5", ["cross_entropy"],
+        "q2", ["cross_entropy"],
         ("    log_probs = np.log(np.clip(probs, 1e-12, None))\n    " + CE_RETURN,
          "    return 2.213976026808493")),
     # -- network_backward (q4) ---------------------------------------------------------------
     bug("relu_mask_missing", "network_backward never multiplies by the activation derivative",
-        "q4 q5 q6", ["network_backward", "without the activation derivative"],
+        "q4 q6", ["network_backward", "without the activation derivative"],
         (MASK_LINE, "")),
     bug("mask_from_wrong_layer", "the derivative taken at pre_activations[i - 1], one layer "
-        "off", "q4 q5", ["q4", "wrong layer"],
+        "off", "q4", ["q4", "wrong layer"],
         ("model.pre_activations[i]", "model.pre_activations[i - 1]")),
     bug("sigmoid_derivative_at_activation", "network_backward evaluates the derivative at "
-        "model.activations[i] instead of the pre-activation", "q4 q5",
+        "model.activations[i] instead of the pre-activation", "q4",
         ["derivative evaluated at model.activations[i]"],
         ("derivative(model.pre_activations[i])", "derivative(model.activations[i])")),
     bug("first_layer_skipped", "network_backward's loop stops before the first layer",
-        "q4 q5 q6", ["layers[0].backward"],
+        "q4 q6", ["layers[0].backward"],
         ("for i in range(len(model.layers) - 2, -1, -1):",
          "for i in range(len(model.layers) - 2, 0, -1):")),
+    # The kit's MLP caches model.activations[i], the very array layers[i + 1] kept as its
+    # input: masks made from it in place, before the walk down, corrupt that layer's dW.
+    bug("masks_made_in_place", "network_backward turns the cached activations into derivative "
+        "masks in place before walking down the layers", "q4 q6",
+        ["network_backward changed model.activations", "in place"],
+        ("    grad = model.layers[-1].backward(grad_logits)\n"
+         "    for i in range(len(model.layers) - 2, -1, -1):\n" + MASK_LINE,
+         "    masks = []\n"
+         "    for a in model.activations:\n"
+         "        if model.activation == 'relu':\n"
+         "            a[a > 0] = 1.0\n"
+         "        else:\n"
+         "            a *= 1 - a\n"
+         "        masks.append(a)\n"
+         "    grad = model.layers[-1].backward(grad_logits)\n"
+         "    for i in range(len(model.layers) - 2, -1, -1):\n"
+         "        grad = grad * masks[i]\n")),
     # -- train_step (q5) ---------------------------------------------------------------------
+    bug("train_step_own_log", "train_step computes the loss itself with an unguarded np.log "
+        "instead of calling cross_entropy", "q5",
+        ["train_step", "the log of a probability of 0"],
+        ("    loss = cross_entropy(probs, y)\n",
+         "    loss = -np.mean(np.sum(y * np.log(probs), axis=1))\n")),
     bug("no_batch_divide", "train_step passes probs - y without dividing by the batch size",
         "q5 q6", ["not dividing probs - y by the batch size"],
         ("(probs - y) / x.shape[0]", "(probs - y)")),

@@ -50,8 +50,11 @@ MISTAKES = {
                                 "pre-activation",
     "derivative_wrong_layer": "derivative taken at another layer's pre-activation",
     "derivative_wrong_activation": "the derivative of the other activation function",
+    "cache_changed_in_place": "network_backward changes the arrays the model caches in place",
     "first_layer_skipped": "network_backward stops before the first layer",
     "input_gradient_wrong": "network_backward returns a wrong gradient for the input",
+    "wrong_with_own_functions": "wrong even with the student's own functions of the questions "
+                                "below (error carried forward)",
     "loss_after_update": "train_step returns the loss after the update",
     "loss_wrong": "train_step returns a wrong loss",
     "update_wrong_sign": "SGD update with the wrong sign",

@@ -10,8 +10,8 @@ import numpy as np
 
 from backprop_support import relu, sigmoid
 
-from . import reference as ref
-from .calling import call_student, read_attribute
+from . import carried, reference as ref
+from .calling import PASS_THROUGH, call_student, read_attribute
 from .compare import CheckFailed, snapshot
 
 # the kit's activation functions (what MLP.forward applies)
@@ -80,3 +80,46 @@ def forward_layers(model, layers, weights, x, activation: str) -> None:
                               "implemented yet (Question 3), or it is missing a `return`.",
                               mistake="not_implemented")
     model.pre_activations, model.activations = pre, acts
+
+
+# Gradients stored with a wrong shape (a mistake of Question 3) are still compared, up to a size.
+MAX_STORED = 2_000_000   # a 1024 x 1024 layer's, and more
+
+
+def raw(value: Any, limit: int = MAX_STORED) -> np.ndarray | None:
+    """A float64 copy of an array of any shape (bounded size) student code returned or
+    stored, for comparing with what the student's own functions give; None for anything else."""
+    if not isinstance(value, np.ndarray) or value.size > limit:
+        return None
+    try:
+        return np.array(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        return None
+
+
+def stored_raw(layer: Any, name: str) -> np.ndarray | None:
+    try:
+        return raw(getattr(layer, name))
+    except PASS_THROUGH:
+        raise
+    except Exception:  # noqa: BLE001 - never set, or unreadable through the grader
+        return None
+
+
+def settle(failure: CheckFailed, own, got: dict, function: str) -> None:
+    """After ``failure`` against the correct answer: pass when ``got`` agrees with what a
+    correct ``function`` gives with the student's own lower-level functions (``own``, from
+    ``carried.py``) where those differ from the correct ones; otherwise fail, saying which
+    answer it was judged against."""
+    if own is None or not own.differs:
+        if carried.NOTE:
+            raise CheckFailed(f"{failure}\n  {carried.NOTE}", mistake=failure.mistake) from None
+        raise failure
+    wrong = own.mismatch(got)
+    if wrong is None:
+        return
+    raise CheckFailed(f"{wrong} differs from what a correct {function} gives with {own.uses}. "
+                      "Those differ from the correct ones (their own questions' checks say "
+                      "how), so this question is judged with them (error carried forward): "
+                      f"the mistake is in {function} itself.\n  (against the correct answer: "
+                      f"{str(failure).splitlines()[0]})", mistake="wrong_with_own_functions")

@@ -6,36 +6,89 @@ from typing import Sequence
 
 import numpy as np
 
-from . import reference as ref
-from .calling import call_student, call_within, read_attribute
-from .compare import assert_close, expect_array, require_defined, tolerance_for
-from .networks import draw_weights, forward_layers, network
-from .q3_linear import _layer  # noqa: F401
+from . import carried, reference as ref
+from .calling import call_student, call_within, kit_function, read_attribute
+from .compare import CheckFailed, assert_close, expect_array, require_defined, tolerance_for
+from .networks import draw_weights, forward_layers, network, raw, settle, stored_raw
 from .settings import LARGE_LAYER, TOLERANCES
 from .timed import large_case, require_backprop_speed, timed_answers
 
 
 def check_network_backward(network_backward, LinearLayer, activation: str = "relu",
                            seed: int = 0, sizes: Sequence[int] = (4, 5, 5, 3),
-                           show_values: bool = True) -> None:
-    """Every layer's dW and db and the returned dL/dx after ``network_backward`` on a small
-    network, against the backprop equations; the first wrong layer (from the top) is named,
-    with the typical mistake its values match."""
+                           show_values: bool = True, relu_derivative=None,
+                           sigmoid_derivative=None, parts: str = "all") -> None:
+    """Every layer's dW and db and the returned dL/dx after the kit's ``MLP.forward`` and
+    ``network_backward`` on a small network, against the backprop equations; the first wrong
+    layer (from the top) is named, with the typical mistake its values match. Where the
+    student's LinearLayer or derivative is wrong, ``network_backward`` is judged with them
+    (``carried.py``). ``parts``: "all", "layers" (every dW and db) or "input" (dL/dx only)."""
     require_defined("network_backward", network_backward)
     weights, x = draw_weights(sizes, activation, seed)
     model, layers = network(LinearLayer, sizes, activation, weights, seed)
-    forward_layers(model, layers, weights, x, activation)
     g = np.random.default_rng(seed + 1000).normal(size=(x.shape[0], sizes[-1]))
-    dx = call_student("network_backward(model, grad_logits)", network_backward, model, g.copy(),
-                      context="network")
-    where = f" ({activation} network {list(sizes)})"
-    dx = expect_array("network_backward(model, grad_logits) (the gradient for the input)", dx,
-                      x.shape, shape_hints=[(
-                          (x.shape[0], sizes[1]), "that is the shape of the first hidden "
-                          "layer's output: the gradient never went through layers[0].backward "
-                          "(does the loop stop before layers[0]?).", "first_layer_skipped")])
+    # the kit's own forward where the student's code runs: arrays the model caches are the
+    # ones the layers kept, so an in-place change of them shows as in training
+    dx, changed = call_student("network_backward(model, grad_logits), after model.forward(x),",
+                               kit_function("forward_then_backward", network_backward), model,
+                               x.copy(), network_backward, g.copy(), context="network")
     expected = ref.backprop(weights, x, g, activation)
-    mistakes = ref.backprop_mistakes(weights, x, g, activation)
+    expected_dx = ref.backprop_input(weights, x, g, activation)
+    try:
+        _compare_network(dx, layers, x, sizes, activation, expected, expected_dx,
+                         ref.backprop_mistakes(weights, x, g, activation), show_values, parts)
+    except CheckFailed as failure:
+        changed = changed if type(changed) is list else []
+        in_place = [name for name in cached_names(len(sizes) - 2) if name in changed]
+        if in_place:   # reported by the kit's code beside the student's: names a cause only
+            raise CheckFailed(f"network_backward changed {in_place[0]} in place, and the "
+                              "gradients are wrong: the layers keep these arrays as their "
+                              "inputs (model.activations[i] is what model.layers[i + 1] "
+                              "kept), so backward sees the changed values. Compute new arrays "
+                              "instead (a * (1 - a), not a *= 1 - a).\n  " + str(failure),
+                              mistake="cache_changed_in_place") from None
+        derivative = relu_derivative if activation == "relu" else sigmoid_derivative
+        correct, got = {"dx": expected_dx}, {}
+        for k, (dW, db) in enumerate(expected):
+            correct[f"layers[{k}].dW"], correct[f"layers[{k}].db"] = dW, db
+            if parts != "input":
+                got[f"layers[{k}].dW"] = stored_raw(layers[k], "dW")
+                got[f"layers[{k}].db"] = stored_raw(layers[k], "db")
+        if parts != "layers":
+            got["dx"] = raw(dx)
+        own = carried.backprop(LinearLayer, derivative, f"{activation}_derivative", sizes,
+                               activation, weights, x, g, seed, correct)
+        settle(failure, own, got, "network_backward")
+    require_backprop_speed(_large_network_backward, network_backward, LinearLayer,
+                           relu_derivative, 0)
+
+
+def cached_names(hidden: int) -> list[str]:
+    """The names ``forward_then_backward`` reports a changed cached array by."""
+    return [f"model.{kind}[{i}]" for kind in ("pre_activations", "activations")
+            for i in range(hidden)]
+
+
+def _compare_network(dx, layers, x, sizes, activation, expected, expected_dx, mistakes,
+                     show_values: bool, parts: str) -> None:
+    """The gradient for the input's shape, every layer's dW and db (from the top), then the
+    gradient for the input's values: the named mistakes of the layers come first."""
+    where = f" ({activation} network {list(sizes)})"
+    if parts != "layers":
+        expect_array("network_backward(model, grad_logits) (the gradient for the input)", dx,
+                     x.shape, shape_hints=[(
+                         (x.shape[0], sizes[1]), "that is the shape of the first hidden layer's "
+                         "output: the gradient never went through layers[0].backward (does the "
+                         "loop stop before layers[0]?).", "first_layer_skipped")])
+    if parts != "input":
+        _compare_layers(layers, x, sizes, expected, mistakes, where, show_values)
+    if parts != "layers":
+        assert_close(f"the value network_backward returns (dL/dx){where}", dx, expected_dx,
+                     show_values=show_values, tol=max(TOLERANCES["float64"], tolerance_for(dx)),
+                     mistake="input_gradient_wrong")
+
+
+def _compare_layers(layers, x, sizes, expected, mistakes, where: str, show_values: bool) -> None:
     per_example = [((x.shape[0],), "one entry per example: db must be summed over the batch "
                                    "(the first axis).", "db_wrong_axis")]
     for i in range(len(layers) - 1, -1, -1):
@@ -51,18 +104,15 @@ def check_network_backward(network_backward, LinearLayer, activation: str = "rel
                          tol=max(TOLERANCES["float64"], tolerance_for(value)),
                          show_values=show_values,
                          wrong_answers=[(d, grads[i][which], m) for d, grads, m in mistakes])
-    assert_close(f"the value network_backward returns (dL/dx){where}", dx,
-                 ref.backprop_input(weights, x, g, activation), show_values=show_values,
-                 tol=max(TOLERANCES["float64"], tolerance_for(dx)), mistake="input_gradient_wrong")
-    require_backprop_speed(_large_network_backward, network_backward, LinearLayer, 0)
 
 
-def check_network_backward_vectorised(network_backward, LinearLayer, seed: int = 0) -> None:
+def check_network_backward_vectorised(network_backward, LinearLayer, seed: int = 0,
+                                      relu_derivative=None) -> None:
     """network_backward on a 1024-1024-10 ReLU network within the time limit (``timed.py``)."""
-    large_case(_large_network_backward, network_backward, LinearLayer, seed)
+    large_case(_large_network_backward, network_backward, LinearLayer, relu_derivative, seed)
 
 
-def _large_network_backward(network_backward, LinearLayer, seed: int) -> None:
+def _large_network_backward(network_backward, LinearLayer, relu_derivative, seed: int) -> None:
     require_defined("network_backward", network_backward)
     sizes = (LARGE_LAYER[1], LARGE_LAYER[2], 10)
     rng = np.random.default_rng(seed)
@@ -76,9 +126,18 @@ def _large_network_backward(network_backward, LinearLayer, seed: int) -> None:
                                     layer=(weights[0][0], x))
     call_within(limit, "network_backward(model, grad_logits) for a 1024-1024-10 network",
                 network_backward, model, g.copy())
-    for k, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
-        dW = expect_array(f"layers[{k}].dW (1024-1024-10 network)", read_attribute(
-            layers[k], "dW", f"layers[{k}].dW", "backward must store self.dW."), (n_in, n_out))
-        if expected is not None:   # None: the public copy beside the notebook has no answer
-                assert_close(f"layers[{k}].dW (1024-1024-10 network)", dW, expected[k][0],
-                         tol=max(TOLERANCES["float64"], tolerance_for(dW)), show_values=False)
+    what = [f"layers[{k}].dW (1024-1024-10 network)" for k in range(len(sizes) - 1)]
+    try:
+        for k, shape in enumerate(zip(sizes[:-1], sizes[1:])):
+            dW = read_attribute(layers[k], "dW", f"layers[{k}].dW", "backward must store self.dW.")
+            if expected is None:   # the public copy beside the notebook has no answer
+                expect_array(what[k], dW, shape)
+            else:
+                assert_close(what[k], dW, expected[k][0],
+                             tol=max(TOLERANCES["float64"], tolerance_for(dW)), show_values=False)
+    except CheckFailed as failure:
+        correct = {f"layers[{k}].dW": grads[0] for k, grads in enumerate(expected or [])}
+        own = expected and carried.backprop(LinearLayer, relu_derivative, "relu_derivative",
+                                            sizes, "relu", weights, x, g, seed, correct)
+        settle(failure, own, {name: stored_raw(layer, "dW") for name, layer in
+                              zip(correct, layers)}, "network_backward")

@@ -8,12 +8,12 @@ import numpy as np
 
 from backprop_support import one_hot
 
-from . import reference as ref
+from . import carried, reference as ref
 from .calling import call_student, call_within
 from .compare import (CheckFailed, assert_close, close_number, expect_python_float, relative_error,
                       require_defined, tolerance_for)
-from .networks import draw_weights, network, read_weights
-from .settings import LARGE_LAYER, TOLERANCES
+from .networks import draw_weights, network, read_weights, settle, stored_raw
+from .settings import LARGE_LAYER, LOG_FLOOR_RANGE, TOLERANCES
 from .timed import large_case, require_backprop_speed, timed_answers
 
 
@@ -45,41 +45,106 @@ def check_returned_loss(loss: Any, expected: float, after: float, n_batch: int,
 
 def check_train_step(train_step, LinearLayer, activation: str = "relu", seed: int = 0,
                      sizes: Sequence[int] = (4, 5, 3), lr: float = 0.5,
-                     show_values: bool = True) -> None:
+                     show_values: bool = True, softmax=None, cross_entropy=None,
+                     network_backward=None, saturated: bool = False,
+                     parts: str = "all") -> None:
     """One SGD step: the returned loss and every updated parameter, against float64 maths.
 
     A wrong parameter is compared with what typical mistakes give, to name the mistake.
+    ``saturated``: logits about 1000 apart, so the probability of some true classes is exactly
+    0; the loss must then be what a log floor from ``LOG_FLOOR_RANGE`` gives. Where the
+    student's lower-level functions are wrong, train_step is judged with them (``carried.py``).
+    ``parts``: "all", "loss" (the returned loss only) or "update" (the parameters only).
     """
     require_defined("train_step", train_step)
     weights, x = draw_weights(sizes, activation, seed, batch=4)
-    model, layers = network(LinearLayer, sizes, activation, weights, seed)
     n_batch = x.shape[0]
-    y = one_hot(np.random.default_rng(seed + 7).integers(0, sizes[-1], size=n_batch), sizes[-1],
-                np.float64)
+    labels = np.random.default_rng(seed + 7).integers(0, sizes[-1], size=n_batch)
+    if saturated:
+        weights, labels = saturating(weights, x, activation)
+    y = one_hot(labels, sizes[-1], np.float64)
+    model, layers = network(LinearLayer, sizes, activation, weights, seed)
     expected_loss, expected, after, mistakes = ref.train_step_answers(weights, x, y, activation,
                                                                        lr)
-    what = "train_step(model, x, y, lr)"
+    what = "train_step(model, x, y, lr)" + (" when some true classes have probability 0"
+                                           if saturated else "")
     loss = call_student(what, train_step, model, x.copy(), y.copy(), lr, context="parameters")
-    check_returned_loss(loss, expected_loss, after, n_batch)
-    new_weights = read_weights(layers, sizes, "after one step")
-    for k in range(len(layers)):
-        for name, which in (("W", 0), ("b", 1)):
-            value = new_weights[k][which]
-            assert_close(f"layers[{k}].{name} after one step", value, expected[k][which],
-                         tol=max(TOLERANCES["float64"], tolerance_for(value)),
-                         show_values=show_values,
-                         mistake="update_wrong",
-                         wrong_answers=[(d, new[k][which], m) for d, new, m in mistakes])
-    require_backprop_speed(_large_train_step, train_step, LinearLayer, 0)
+    floor_range = ref.cross_entropy_range(ref.softmax_rows(ref.forward_with(
+        weights, x, activation)[0]), y, LOG_FLOOR_RANGE) if saturated else None
+    try:
+        if parts != "update" and saturated:
+            check_saturated_loss(loss, floor_range, what)
+        elif parts != "update":
+            check_returned_loss(loss, expected_loss, after, n_batch)
+        new_weights = read_weights(layers, sizes, "after one step") if parts != "loss" else []
+        for k in range(len(new_weights)):
+            for name, which in (("W", 0), ("b", 1)):
+                value = new_weights[k][which]
+                assert_close(f"layers[{k}].{name} after one step", value, expected[k][which],
+                             tol=max(TOLERANCES["float64"], tolerance_for(value)),
+                             show_values=show_values, mistake="update_wrong",
+                             wrong_answers=[(d, new[k][which], m) for d, new, m in mistakes])
+    except CheckFailed as failure:
+        correct = {"loss": floor_range if saturated else expected_loss}
+        got = {"loss": _number(loss)} if parts != "update" else {}
+        for k, (W, b) in enumerate(expected):
+            correct[f"layers[{k}].W"], correct[f"layers[{k}].b"] = W, b
+            if parts != "loss":
+                got[f"layers[{k}].W"] = stored_raw(layers[k], "W")
+                got[f"layers[{k}].b"] = stored_raw(layers[k], "b")
+        own = carried.train_step(LinearLayer, softmax, cross_entropy, network_backward, sizes,
+                                 activation, weights, x, y, lr, seed, correct)
+        settle(failure, own, got, "train_step")
+    require_backprop_speed(_large_train_step, train_step, LinearLayer, softmax, cross_entropy,
+                           network_backward, 0)
 
 
-def check_train_step_large(train_step, LinearLayer, seed: int = 0) -> None:
+def saturating(weights, x: np.ndarray, activation: str) -> tuple[list, np.ndarray]:
+    """The last layer scaled so every row's logits are at least 1000 apart, and each row's
+    label the class of its smallest logit: its softmax probability is exactly 0 (exp(-1000)
+    underflows)."""
+    logits = ref.forward_with(weights, x, activation)[0]
+    gap = float(np.min(logits.max(axis=1) - logits.min(axis=1)))
+    scale = 1000.0 / max(gap, 1e-3)
+    W, b = weights[-1]
+    scaled = [*weights[:-1], (W * scale, b * scale)]
+    return scaled, np.argmin(ref.forward_with(scaled, x, activation)[0], axis=1)
+
+
+def check_saturated_loss(loss: Any, allowed: tuple[float, float], what: str) -> None:
+    """The loss train_step returned when some true classes have probability exactly 0."""
+    loss = expect_python_float(what, loss)
+    low, high = allowed
+    if not np.isfinite(loss):
+        raise CheckFailed(f"{what} returned the loss {loss}: the log of a probability of 0 "
+                          "is -inf (and 0 * -inf is nan). Compute the loss with your "
+                          "cross_entropy, which clips the probabilities first.",
+                          mistake="cross_entropy_log_of_zero")
+    if not low * (1 - TOLERANCES["float64"]) <= loss <= high * (1 + TOLERANCES["float64"]):
+        raise CheckFailed(f"{what} returned a loss that no log floor between "
+                          f"{LOG_FLOOR_RANGE[0]:g} and {LOG_FLOOR_RANGE[1]:g} gives: compute it "
+                          "with your cross_entropy, before the update.\n  got "
+                          f"{loss:.6f}, allowed {low:.6f} to {high:.6f}", mistake="loss_wrong")
+
+
+def _number(value: Any) -> float | None:
+    """A loss train_step returned, as a float (None if it is not a number)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (float, int, np.ndarray)):
+        return None
+    return float(np.asarray(value, dtype=np.float64).reshape(-1)[0]) if np.size(value) == 1 \
+        else None
+
+
+def check_train_step_large(train_step, LinearLayer, seed: int = 0, softmax=None,
+                           cross_entropy=None, network_backward=None) -> None:
     """One step on a 1024-1024-10 network within the time limit: backprop, not numerics
     (``timed.py``)."""
-    large_case(_large_train_step, train_step, LinearLayer, seed)
+    large_case(_large_train_step, train_step, LinearLayer, softmax, cross_entropy,
+               network_backward, seed)
 
 
-def _large_train_step(train_step, LinearLayer, seed: int) -> None:
+def _large_train_step(train_step, LinearLayer, softmax, cross_entropy, network_backward,
+                      seed: int) -> None:
     require_defined("train_step", train_step)
     sizes, lr = (LARGE_LAYER[1], LARGE_LAYER[2], 10), 0.1
     rng = np.random.default_rng(seed)
@@ -90,27 +155,41 @@ def _large_train_step(train_step, LinearLayer, seed: int) -> None:
     model, layers = network(LinearLayer, sizes, "relu", weights, seed)
     answers, limit = timed_answers(ref.large_train_step, weights, x, y, lr,
                                    layer=(weights[0][0], x))
-    loss = call_within(limit, "train_step(model, x, y, lr) for a 1024-1024-10 network",
-                       train_step, model, x.copy(), y.copy(), lr)
-    new_weights = read_weights(layers, sizes, "after one step")
+    what = "train_step(model, x, y, lr) for a 1024-1024-10 network"
+    loss = call_within(limit, what, train_step, model, x.copy(), y.copy(), lr)
     if answers is None:   # the public copy beside the notebook checks time and shapes only
-        expect_python_float("train_step(model, x, y, lr)", loss)
+        read_weights(layers, sizes, "after one step")
+        expect_python_float(what, loss)
         return
     expected_loss, expected, after = answers
-    check_returned_loss(loss, expected_loss, after, len(x), rtol=TOLERANCES["large_layer"])
-    for k, (W, b) in enumerate(new_weights):
-        assert_close(f"layers[{k}].W after one step of a 1024-1024-10 network", W, expected[k][0],
-                     tol=TOLERANCES["large_layer"], show_values=False, mistake="update_wrong")
-        assert_close(f"layers[{k}].b after one step of a 1024-1024-10 network", b, expected[k][1],
-                     tol=TOLERANCES["large_layer"], show_values=False, mistake="update_wrong")
+    try:
+        check_returned_loss(loss, expected_loss, after, len(x), rtol=TOLERANCES["large_layer"])
+        for k, (W, b) in enumerate(read_weights(layers, sizes, "after one step")):
+            for name, value, want in (("W", W, expected[k][0]), ("b", b, expected[k][1])):
+                assert_close(f"layers[{k}].{name} after one step of a 1024-1024-10 network",
+                             value, want, tol=TOLERANCES["large_layer"], show_values=False,
+                             mistake="update_wrong")
+    except CheckFailed as failure:
+        correct = {"loss": expected_loss}
+        got = {"loss": _number(loss)}
+        for k, (W, b) in enumerate(expected):
+            correct[f"layers[{k}].W"], correct[f"layers[{k}].b"] = W, b
+            got[f"layers[{k}].W"] = stored_raw(layers[k], "W")
+            got[f"layers[{k}].b"] = stored_raw(layers[k], "b")
+        own = carried.train_step(LinearLayer, softmax, cross_entropy, network_backward, sizes,
+                                 "relu", weights, x, y, lr, seed, correct,
+                                 tol=TOLERANCES["large_layer"])
+        settle(failure, own, got, "train_step")
 
 
-def check_loss_falls(train_step, LinearLayer, steps: int = 60) -> None:
+def check_loss_falls(train_step, LinearLayer, steps: int = 60, softmax=None,
+                     cross_entropy=None, network_backward=None) -> None:
     """Repeated steps on two moons reduce the loss.
 
     The verdict comes from the check's own float64 replay of the same SGD steps; the weights
     the layers report afterwards must equal that replay, so weights an object makes up at the
-    end gain nothing. Reported weights only ever turn a pass into a failure.
+    end gain nothing. Reported weights only ever turn a pass into a failure. Where the
+    student's lower-level functions are wrong, the replay uses them (``carried.py``).
     """
     from backprop_support import make_two_moons
 
@@ -125,6 +204,25 @@ def check_loss_falls(train_step, LinearLayer, steps: int = 60) -> None:
     for _ in range(steps):
         call_student("train_step(model, x, y, lr)", train_step, model, x.copy(), y.copy(),
                      lr)
+    try:
+        _judge_trajectory(layers, sizes, steps, x, y, before, replay)
+    except CheckFailed as failure:
+        correct, got = {}, {}
+        for k, (W, b) in enumerate(replay or []):
+            correct[f"layers[{k}].W"], correct[f"layers[{k}].b"] = W, b
+            got[f"layers[{k}].W"] = stored_raw(layers[k], "W")
+            got[f"layers[{k}].b"] = stored_raw(layers[k], "b")
+        own = replay and carried.train_step(LinearLayer, softmax, cross_entropy,
+                                            network_backward, sizes, "relu", weights, x, y, lr,
+                                            0, correct, steps=steps)
+        settle(failure, own, got, "train_step")
+    if not replayed < 0.8 * before:  # pragma: no cover - a property of the settings above
+        raise RuntimeError("SGD does not reduce the two-moons loss with these settings")
+    require_backprop_speed(_large_train_step, train_step, LinearLayer, softmax, cross_entropy,
+                           network_backward, 0)
+
+
+def _judge_trajectory(layers, sizes, steps: int, x, y, before: float, replay) -> None:
     final = read_weights(layers, sizes, f"after {steps} steps")
     if not all(np.all(np.isfinite(p)) for pair in final for p in pair):
         raise CheckFailed("the weights became nan or inf while training on a toy problem.",
@@ -142,6 +240,3 @@ def check_loss_falls(train_step, LinearLayer, steps: int = 60) -> None:
                           f"that {steps} SGD steps give (relative error {err:.2g}): each step "
                           "must be W -= lr * dW with the backpropagated gradient, for every "
                           "layer.", mistake="not_backprop_update")
-    if not replayed < 0.8 * before:  # pragma: no cover - a property of the settings above
-        raise RuntimeError("SGD does not reduce the two-moons loss with these settings")
-    require_backprop_speed(_large_train_step, train_step, LinearLayer, 0)

@@ -1,0 +1,186 @@
+"""Error carried forward: what a correct ``network_backward`` or ``train_step`` gives with the
+student's own functions of the questions below it, as an exam marker grades a later part
+with the student's own earlier results. Grader only: each function here is the correct
+algorithm of a question, so the copy beside the notebook has a stub answering None.
+
+A check first compares the student's function with the reference maths. Only when that
+fails does it ask this module what a correct function would have given with the student's
+own lower-level functions (``Own``); when those differ from the correct ones and the student's
+function agrees with them, the mistake belongs to the lower question and this one passes.
+
+Nothing is carried forward from lower-level functions that give nothing to judge with: an
+exception, nan or inf, an array of the wrong shape where it flows on (a returned gradient,
+a derivative) or a constant one (all zeros, say: any function would "agree" with it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+
+from . import networks
+from .calling import call_student, kit_function, read_attribute
+from .compare import CheckFailed, expect_array, relative_error, tolerance_for
+from .settings import TOLERANCES
+
+# Shown beside the notebook, where nothing is carried forward (the stub sets it; here none).
+NOTE = ""
+
+
+class Unusable(Exception):
+    """The student's lower-level functions gave nothing to carry forward."""
+
+
+@dataclass
+class Own:
+    """What a correct function gives with the student's own lower-level functions."""
+
+    uses: str                 # "your own LinearLayer and relu_derivative", for messages
+    values: dict              # name -> float64 array or float, as the check names them
+    differs: bool             # whether any value differs from the correct one
+    tol: float | None = None  # relative tolerance of arrays (default: by the student's dtype)
+
+    def mismatch(self, got: dict) -> str | None:
+        """The first of ``got``'s values that disagrees with this, or that this cannot judge
+        (None: all agree)."""
+        for name, value in got.items():
+            if name not in self.values:
+                return name
+            want = self.values[name]
+            if isinstance(want, float):
+                # the student's own cross_entropy gives no number here: a correct train_step
+                # returns none either, so the loss is not judged
+                ok = not np.isfinite(want) or (value is not None and np.isfinite(value) and abs(
+                    value - want) <= TOLERANCES["loss"] * max(1.0, abs(want)))
+            else:
+                tol = self.tol or max(TOLERANCES["float64"], tolerance_for(value))
+                ok = (value is not None and np.shape(value) == want.shape
+                      and bool(np.all(np.isfinite(value))) and relative_error(value, want) <= tol)
+            if not ok:
+                return name
+        return None
+
+
+def _flowing(what: str, value: Any, shape: tuple) -> np.ndarray:
+    """A value the next step computes with: right shape, finite, not constant."""
+    try:
+        arr = expect_array(what, value, shape)
+    except CheckFailed:
+        raise Unusable(what) from None
+    if not np.all(np.isfinite(arr)) or np.ptp(arr) == 0:
+        raise Unusable(what)
+    return arr
+
+
+def _stored(layer, name: str) -> np.ndarray:
+    """A gradient a layer stored, whatever its shape (bounded size), as float64."""
+    arr = networks.raw(read_attribute(layer, name, name, ""))
+    if arr is None or not np.all(np.isfinite(arr)):
+        raise Unusable(name)
+    return arr
+
+
+def _forward(model, layers, sizes, weights, x):
+    """The kit's ``MLP.forward(x)`` of ``model`` (around the student's ``layers``, given
+    ``weights`` first) where the student's code runs: ``(the model there, logits,
+    pre-activations)``; the model's caches are the arrays its layers kept, as in training."""
+    for layer, (W, b) in zip(layers, weights):
+        layer.W, layer.b = np.array(W), np.array(b)
+    logits, pre, _, there = call_student("model.forward(x)", kit_function("forward_cached",
+                                                                          layers[0]),
+                                         model, np.array(x))
+    n = len(x)
+    pre = [_flowing("a pre-activation", z, (n, size)) for z, size in zip(pre, sizes[1:-1])]
+    return there, _flowing("the logits", logits, (n, sizes[-1])), pre
+
+
+def _backward(layers, derivative, sizes, pre, g) -> tuple[list, np.ndarray]:
+    """The correct walk down the layers with the student's ``backward`` and ``derivative``."""
+    grads: list = [None] * len(layers)
+    grad = g
+    for k in range(len(layers) - 1, -1, -1):
+        back = call_student(f"layers[{k}].backward", layers[k].backward, grad.copy())
+        back = _flowing("a returned gradient", back, (len(g), sizes[k]))
+        grads[k] = (_stored(layers[k], "dW"), _stored(layers[k], "db"))
+        if k == 0:
+            return grads, back
+        factor = _flowing("a derivative", call_student("the derivative", derivative,
+                                                       pre[k - 1].copy()), pre[k - 1].shape)
+        grad = back * factor
+
+
+def _differs(values: dict, correct: dict, tol: float = TOLERANCES["float32"]) -> bool:
+    for name, want in correct.items():
+        got = values[name]
+        if isinstance(want, tuple):   # a loss at zero probabilities: any allowed log floor
+            if not want[0] * (1 - TOLERANCES["loss"]) <= got <= want[1] * (1 + TOLERANCES["loss"]):
+                return True
+        elif isinstance(want, float):
+            if not abs(got - want) <= TOLERANCES["loss"] * max(1.0, abs(want)):
+                return True
+        elif np.shape(got) != np.shape(want) or relative_error(got, want) > tol:
+            return True
+    return False
+
+
+def _uses(*names: str) -> str:
+    return "your own " + ", ".join(names[:-1]) + (" and " if len(names) > 1 else "") + names[-1]
+
+
+def backprop(LinearLayer, derivative, derivative_name: str, sizes: Sequence[int],
+             activation: str, weights, x, g, seed: int, correct: dict) -> Own | None:
+    """What a correct ``network_backward`` gives with the student's ``LinearLayer`` and
+    ``derivative``: values ``layers[k].dW``, ``layers[k].db`` and ``dx`` (None: unusable)."""
+    try:
+        model, layers = networks.network(LinearLayer, sizes, activation, None, seed)
+        _, _, pre = _forward(model, layers, sizes, weights, x)
+        grads, dx = _backward(layers, derivative, sizes, pre, np.asarray(g, dtype=np.float64))
+    except (Unusable, CheckFailed):
+        return None
+    values = {"dx": dx}
+    for k, (dW, db) in enumerate(grads):
+        values[f"layers[{k}].dW"], values[f"layers[{k}].db"] = dW, db
+    return Own(_uses("LinearLayer", derivative_name), values, _differs(values, correct))
+
+
+def train_step(LinearLayer, softmax, cross_entropy, network_backward, sizes: Sequence[int],
+               activation: str, weights, x, y, lr: float, seed: int, correct: dict,
+               steps: int = 1, tol: float | None = None) -> Own | None:
+    """What a correct ``train_step`` gives with the student's own ``LinearLayer``, ``softmax``,
+    ``cross_entropy`` and ``network_backward``, over ``steps`` steps on the same batch with the
+    same layers (their state, if any, carried from step to step): values ``loss`` (of the first
+    step) and ``layers[k].W``, ``layers[k].b`` after the last. Where the student's softmax
+    gives no finite probabilities, only the loss is known: nan, as theirs gives."""
+    y = np.asarray(y, dtype=np.float64)
+    current = [(np.array(W, dtype=np.float64), np.array(b, dtype=np.float64)) for W, b in weights]
+    first_loss = None
+    try:
+        model, layers = networks.network(LinearLayer, sizes, activation, None, seed)
+        for _ in range(steps):
+            there, logits, _ = _forward(model, layers, sizes, current, x)
+            probs = call_student("softmax", softmax, logits.copy())
+            if steps == 1 and not np.all(np.isfinite(np.asarray(probs, dtype=np.float64))):
+                return Own(_uses("softmax"), {"loss": float("nan")}, True)
+            probs = _flowing("probabilities", probs, logits.shape)
+            loss = call_student("cross_entropy", cross_entropy, probs.copy(), y.copy())
+            if first_loss is None:
+                first_loss = float(np.asarray(loss, dtype=np.float64).reshape(-1)[0]) \
+                    if np.size(loss) == 1 else float("nan")
+            call_student("network_backward", network_backward, there, (probs - y) / len(x))
+            new = []
+            for k, (W, b) in enumerate(current):
+                dW, db = _stored(layers[k], "dW"), _stored(layers[k], "db")
+                if dW.shape != W.shape or db.shape != b.shape:
+                    raise Unusable("a gradient of the wrong shape")
+                new.append((W - lr * dW, b - lr * db))
+            current = new
+    except (Unusable, CheckFailed, TypeError, ValueError):
+        return None
+    values: dict = {"loss": first_loss}
+    for k, (W, b) in enumerate(current):
+        values[f"layers[{k}].W"], values[f"layers[{k}].b"] = W, b
+    tol = tol or (TOLERANCES["trajectory"] if steps > 1 else None)
+    return Own(_uses("LinearLayer", "softmax", "cross_entropy", "network_backward"), values,
+               _differs(values, correct, max(tol or 0, TOLERANCES["float32"])), tol)
