@@ -4,8 +4,10 @@ what the grader's own checks say.
 Every catalogue entry's graded code runs through the public test cases twice, in-process,
 as ``grader.check`` runs them: in the unpacked student bundle (nothing of the grader
 importable) and with the grader's ``gradekit.checks`` from the autograder zip (recomputing
-every answer). The same questions must fail, and a bug whose words the grader's public
-messages hold must be named by the student's copy too. (The cases on a 1024 x 1024 layer
+every answer). The same questions must fail, except where the grader carries an error
+forward (judging q4 and q5 with the student's own lower functions): there the student's copy
+fails too, saying that it compares with the correct answers only. A bug whose words the
+grader's public messages hold must be named by the student's copy too. (The cases on a 1024 x 1024 layer
 compare values only on the grader, whose answers are too large to store: locally they check
 the time limit and shapes, so a wrong value there fails only the smaller cases of the same
 question.)
@@ -100,7 +102,13 @@ def failed(results: dict) -> set[str]:
 @pytest.mark.parametrize("entry", ENTRIES, ids=lambda e: e.name)
 def test_public_copy_fails_the_questions_the_grader_fails_and_names_the_bug(both_ways, entry):
     student, grader = (side[entry.name] for side in both_ways)
-    assert failed(student) == failed(grader), (student, grader)
+    assert failed(grader) <= failed(student), (student, grader)
+    # beside the notebook nothing is carried forward: a question the grader judges with the
+    # student's own lower functions may fail there, saying so
+    for question in failed(student) - failed(grader):
+        notes = [m for case, m in student.items() if case.split()[0] == question
+                 and m != "passed"]
+        assert all("error carried forward" in m for m in notes), (question, notes)
     grader_text = "\n".join(m for m in grader.values() if m != "passed").lower()
     student_text = "\n".join(m for m in student.values() if m != "passed").lower()
     words = [w.lower() for w in entry.words if not (len(w) == 2 and w[0] == "q")]

@@ -129,7 +129,7 @@ def _uses(*names: str) -> str:
     return "your own " + ", ".join(names[:-1]) + (" and " if len(names) > 1 else "") + names[-1]
 
 
-def backprop(LinearLayer, derivative, derivative_name: str, sizes: Sequence[int],
+def own_backprop(LinearLayer, derivative, derivative_name: str, sizes: Sequence[int],
              activation: str, weights, x, g, seed: int, correct: dict) -> Own | None:
     """What a correct ``network_backward`` gives with the student's ``LinearLayer`` and
     ``derivative``: values ``layers[k].dW``, ``layers[k].db`` and ``dx`` (None: unusable)."""
@@ -145,7 +145,7 @@ def backprop(LinearLayer, derivative, derivative_name: str, sizes: Sequence[int]
     return Own(_uses("LinearLayer", derivative_name), values, _differs(values, correct))
 
 
-def train_step(LinearLayer, softmax, cross_entropy, network_backward, sizes: Sequence[int],
+def own_train_step(LinearLayer, softmax, cross_entropy, network_backward, sizes: Sequence[int],
                activation: str, weights, x, y, lr: float, seed: int, correct: dict,
                steps: int = 1, tol: float | None = None) -> Own | None:
     """What a correct ``train_step`` gives with the student's own ``LinearLayer``, ``softmax``,

@@ -56,7 +56,7 @@ def check_network_backward(network_backward, LinearLayer, activation: str = "rel
                 got[f"layers[{k}].db"] = stored_raw(layers[k], "db")
         if parts != "layers":
             got["dx"] = raw(dx)
-        own = carried.backprop(LinearLayer, derivative, f"{activation}_derivative", sizes,
+        own = carried.own_backprop(LinearLayer, derivative, f"{activation}_derivative", sizes,
                                activation, weights, x, g, seed, correct)
         settle(failure, own, got, "network_backward")
     require_backprop_speed(_large_network_backward, network_backward, LinearLayer,
@@ -137,7 +137,7 @@ def _large_network_backward(network_backward, LinearLayer, relu_derivative, seed
                              tol=max(TOLERANCES["float64"], tolerance_for(dW)), show_values=False)
     except CheckFailed as failure:
         correct = {f"layers[{k}].dW": grads[0] for k, grads in enumerate(expected or [])}
-        own = expected and carried.backprop(LinearLayer, relu_derivative, "relu_derivative",
+        own = expected and carried.own_backprop(LinearLayer, relu_derivative, "relu_derivative",
                                             sizes, "relu", weights, x, g, seed, correct)
         settle(failure, own, {name: stored_raw(layer, "dW") for name, layer in
                               zip(correct, layers)}, "network_backward")

@@ -92,7 +92,7 @@ def check_train_step(train_step, LinearLayer, activation: str = "relu", seed: in
             if parts != "loss":
                 got[f"layers[{k}].W"] = stored_raw(layers[k], "W")
                 got[f"layers[{k}].b"] = stored_raw(layers[k], "b")
-        own = carried.train_step(LinearLayer, softmax, cross_entropy, network_backward, sizes,
+        own = carried.own_train_step(LinearLayer, softmax, cross_entropy, network_backward, sizes,
                                  activation, weights, x, y, lr, seed, correct)
         settle(failure, own, got, "train_step")
     require_backprop_speed(_large_train_step, train_step, LinearLayer, softmax, cross_entropy,
@@ -176,7 +176,7 @@ def _large_train_step(train_step, LinearLayer, softmax, cross_entropy, network_b
             correct[f"layers[{k}].W"], correct[f"layers[{k}].b"] = W, b
             got[f"layers[{k}].W"] = stored_raw(layers[k], "W")
             got[f"layers[{k}].b"] = stored_raw(layers[k], "b")
-        own = carried.train_step(LinearLayer, softmax, cross_entropy, network_backward, sizes,
+        own = carried.own_train_step(LinearLayer, softmax, cross_entropy, network_backward, sizes,
                                  "relu", weights, x, y, lr, seed, correct,
                                  tol=TOLERANCES["large_layer"])
         settle(failure, own, got, "train_step")
@@ -212,8 +212,8 @@ def check_loss_falls(train_step, LinearLayer, steps: int = 60, softmax=None,
             correct[f"layers[{k}].W"], correct[f"layers[{k}].b"] = W, b
             got[f"layers[{k}].W"] = stored_raw(layers[k], "W")
             got[f"layers[{k}].b"] = stored_raw(layers[k], "b")
-        own = replay and carried.train_step(LinearLayer, softmax, cross_entropy,
-                                            network_backward, sizes, "relu", weights, x, y, lr,
+        own = replay and carried.own_train_step(LinearLayer, softmax, cross_entropy,
+                                                network_backward, sizes, "relu", weights, x, y, lr,
                                             0, correct, steps=steps)
         settle(failure, own, got, "train_step")
     if not replayed < 0.8 * before:  # pragma: no cover - a property of the settings above
