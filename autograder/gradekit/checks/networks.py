@@ -106,19 +106,34 @@ def stored_raw(layer: Any, name: str) -> np.ndarray | None:
         return None
 
 
-def settle(failure: CheckFailed, own, got: dict, function: str) -> None:
-    """After ``failure`` against the correct answer: pass when ``got`` agrees with what a
-    correct ``function`` gives with the student's own lower-level functions (``own``, from
-    ``carried.py``) where those differ from the correct ones; otherwise fail, saying which
-    answer it was judged against."""
-    if own is None or not own.differs:
-        if carried.NOTE:
-            raise CheckFailed(f"{failure}\n  {carried.NOTE}", mistake=failure.mistake) from None
+def carry(failure: CheckFailed, case, own, got, function: str, square, width: int) -> None:
+    """After ``failure`` of ``case`` against the correct answer: pass when the student's
+    results (``got(case)``) agree with what a correct ``function`` gives with their own
+    lower-level functions (``own(case)``, from ``carried.py``) where those differ from the
+    correct ones; otherwise fail, saying what it was judged against.
+
+    When those functions give nothing to judge with on the check's shapes (``case`` is None:
+    the student's call raised; or ``own`` is None: they raise or give arrays of the wrong
+    shape), the student's function runs again as ``square(width)``: layers and a batch all of
+    one size, where a transposed or misplaced axis still runs. A time limit is never carried.
+    """
+    if failure.mistake == "backward_not_vectorised":
         raise failure
-    wrong = own.mismatch(got)
+    if carried.NOTE:   # the copy beside the notebook carries nothing, and says so
+        raise CheckFailed(f"{failure}\n  {carried.NOTE}", mistake=failure.mistake) from None
+    mine = own(case) if case is not None else None
+    if mine is None:
+        try:
+            case = square(width)
+        except CheckFailed:
+            case = None
+        mine = own(case) if case is not None else None
+    if mine is None or not mine.differs:
+        raise failure
+    wrong = mine.mismatch(got(case))
     if wrong is None:
         return
-    raise CheckFailed(f"{wrong} differs from what a correct {function} gives with {own.uses}. "
+    raise CheckFailed(f"{wrong} differs from what a correct {function} gives with {mine.uses}. "
                       "Those differ from the correct ones (their own questions' checks say "
                       "how), so this question is judged with them (error carried forward): "
                       f"the mistake is in {function} itself.\n  (against the correct answer: "

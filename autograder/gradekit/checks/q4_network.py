@@ -9,8 +9,8 @@ import numpy as np
 from . import carried, reference as ref
 from .calling import call_student, call_within, kit_function, read_attribute
 from .compare import CheckFailed, assert_close, expect_array, require_defined, tolerance_for
-from .networks import draw_weights, forward_layers, network, raw, settle, stored_raw
-from .settings import LARGE_LAYER, TOLERANCES
+from .networks import carry, draw_weights, forward_layers, network, raw, stored_raw
+from .settings import LARGE_LAYER, LARGE_SQUARE, TOLERANCES
 from .timed import large_case, require_backprop_speed, timed_answers
 
 
@@ -24,7 +24,46 @@ def check_network_backward(network_backward, LinearLayer, activation: str = "rel
     student's LinearLayer or derivative is wrong, ``network_backward`` is judged with them
     (``carried.py``). ``parts``: "all", "layers" (every dW and db) or "input" (dL/dx only)."""
     require_defined("network_backward", network_backward)
-    weights, x = draw_weights(sizes, activation, seed)
+    derivative = relu_derivative if activation == "relu" else sigmoid_derivative
+    case = None
+    try:
+        case = _run(network_backward, LinearLayer, activation, seed, sizes, 3)
+        weights, x, g, layers, dx, _ = case
+        _compare_network(dx, layers, x, sizes, activation, ref.backprop(weights, x, g, activation),
+                         ref.backprop_input(weights, x, g, activation),
+                         ref.backprop_mistakes(weights, x, g, activation), show_values, parts)
+    except CheckFailed as failure:
+        if case is not None:
+            _name_in_place(failure, case[-1], len(sizes) - 2)
+
+        def own(case):
+            weights, x, g = case[:3]
+            correct = {"dx": ref.backprop_input(weights, x, g, activation)}
+            for k, (dW, db) in enumerate(ref.backprop(weights, x, g, activation)):
+                correct[f"layers[{k}].dW"], correct[f"layers[{k}].db"] = dW, db
+            return carried.own_backprop(LinearLayer, derivative, f"{activation}_derivative",
+                                        [len(x[0]), *(len(b) for _, b in weights)], activation,
+                                        weights, x, g, seed, correct)
+
+        def got(case):
+            layers, dx = case[3], case[4]
+            values = {} if parts == "layers" else {"dx": raw(dx)}
+            for k, layer in enumerate(layers if parts != "input" else []):
+                values[f"layers[{k}].dW"] = stored_raw(layer, "dW")
+                values[f"layers[{k}].db"] = stored_raw(layer, "db")
+            return values
+
+        carry(failure, case, own, got, "network_backward",
+              lambda n: _run(network_backward, LinearLayer, activation, seed, [n] * len(sizes), n),
+              max(sizes))
+    require_backprop_speed(_large_network_backward, network_backward, LinearLayer,
+                           relu_derivative, 0)
+
+
+def _run(network_backward, LinearLayer, activation: str, seed: int, sizes, batch: int):
+    """The kit's forward, then the student's network_backward, on a fresh network:
+    ``(weights, x, g, layers, returned value, cached arrays it changed in place)``."""
+    weights, x = draw_weights(sizes, activation, seed, batch)
     model, layers = network(LinearLayer, sizes, activation, weights, seed)
     g = np.random.default_rng(seed + 1000).normal(size=(x.shape[0], sizes[-1]))
     # the kit's own forward where the student's code runs: arrays the model caches are the
@@ -32,35 +71,20 @@ def check_network_backward(network_backward, LinearLayer, activation: str = "rel
     dx, changed = call_student("network_backward(model, grad_logits), after model.forward(x),",
                                kit_function("forward_then_backward", network_backward), model,
                                x.copy(), network_backward, g.copy(), context="network")
-    expected = ref.backprop(weights, x, g, activation)
-    expected_dx = ref.backprop_input(weights, x, g, activation)
-    try:
-        _compare_network(dx, layers, x, sizes, activation, expected, expected_dx,
-                         ref.backprop_mistakes(weights, x, g, activation), show_values, parts)
-    except CheckFailed as failure:
-        changed = changed if type(changed) is list else []
-        in_place = [name for name in cached_names(len(sizes) - 2) if name in changed]
-        if in_place:   # reported by the kit's code beside the student's: names a cause only
-            raise CheckFailed(f"network_backward changed {in_place[0]} in place, and the "
-                              "gradients are wrong: the layers keep these arrays as their "
-                              "inputs (model.activations[i] is what model.layers[i + 1] "
-                              "kept), so backward sees the changed values. Compute new arrays "
-                              "instead (a * (1 - a), not a *= 1 - a).\n  " + str(failure),
-                              mistake="cache_changed_in_place") from None
-        derivative = relu_derivative if activation == "relu" else sigmoid_derivative
-        correct, got = {"dx": expected_dx}, {}
-        for k, (dW, db) in enumerate(expected):
-            correct[f"layers[{k}].dW"], correct[f"layers[{k}].db"] = dW, db
-            if parts != "input":
-                got[f"layers[{k}].dW"] = stored_raw(layers[k], "dW")
-                got[f"layers[{k}].db"] = stored_raw(layers[k], "db")
-        if parts != "layers":
-            got["dx"] = raw(dx)
-        own = carried.own_backprop(LinearLayer, derivative, f"{activation}_derivative", sizes,
-                               activation, weights, x, g, seed, correct)
-        settle(failure, own, got, "network_backward")
-    require_backprop_speed(_large_network_backward, network_backward, LinearLayer,
-                           relu_derivative, 0)
+    return weights, x, g, layers, dx, changed if type(changed) is list else []
+
+
+def _name_in_place(failure: CheckFailed, changed: list, hidden: int) -> None:
+    """Wrong gradients after network_backward changed a cached array in place: say so (the
+    kit's code beside the student's reports it: it names a cause, never decides a pass)."""
+    in_place = [name for name in cached_names(hidden) if name in changed]
+    if in_place:
+        raise CheckFailed(f"network_backward changed {in_place[0]} in place, and the gradients "
+                          "are wrong: the layers keep these arrays as their inputs "
+                          "(model.activations[i] is what model.layers[i + 1] kept), so backward "
+                          "sees the changed values. Compute new arrays instead (a * (1 - a), "
+                          "not a *= 1 - a).\n  " + str(failure),
+                          mistake="cache_changed_in_place") from None
 
 
 def cached_names(hidden: int) -> list[str]:
@@ -115,29 +139,47 @@ def check_network_backward_vectorised(network_backward, LinearLayer, seed: int =
 def _large_network_backward(network_backward, LinearLayer, relu_derivative, seed: int) -> None:
     require_defined("network_backward", network_backward)
     sizes = (LARGE_LAYER[1], LARGE_LAYER[2], 10)
+    case = None
+    try:
+        case = _large_run(network_backward, LinearLayer, sizes, LARGE_LAYER[0], seed)
+        weights, x, g, layers, expected = case
+        for k, shape in enumerate(zip(sizes[:-1], sizes[1:])):
+            what = f"layers[{k}].dW ({'-'.join(map(str, sizes))} network)"
+            dW = read_attribute(layers[k], "dW", f"layers[{k}].dW", "backward must store self.dW.")
+            if expected is None:   # the public copy beside the notebook has no answer
+                expect_array(what, dW, shape)
+            else:
+                assert_close(what, dW, expected[k][0],
+                             tol=max(TOLERANCES["float64"], tolerance_for(dW)), show_values=False)
+    except CheckFailed as failure:
+        def own(case):
+            weights, x, g, _, expected = case
+            return carried.own_backprop(
+                LinearLayer, relu_derivative, "relu_derivative",
+                [len(x[0]), *(len(b) for _, b in weights)], "relu", weights, x, g, seed,
+                {f"layers[{k}].dW": grads[0] for k, grads in enumerate(expected)})
+
+        def got(case):
+            return {f"layers[{k}].dW": stored_raw(layer, "dW") for k, layer in enumerate(case[3])}
+
+        # layers and a batch of LARGE_SQUARE: still far beyond finite differences' time
+        carry(failure, case, own, got, "network_backward",
+              lambda n: _large_run(network_backward, LinearLayer, (n, n, n), n, seed),
+              LARGE_SQUARE)
+
+
+def _large_run(network_backward, LinearLayer, sizes, batch: int, seed: int):
+    """network_backward on a ReLU network of ``sizes`` within the time limit:
+    ``(weights, x, g, layers, reference gradients or None beside the notebook)``."""
     rng = np.random.default_rng(seed)
     weights = [(rng.normal(0, np.sqrt(2 / n_in), size=(n_in, n_out)), rng.normal(0, 0.1, n_out))
                for n_in, n_out in zip(sizes[:-1], sizes[1:])]
-    x = rng.normal(size=(LARGE_LAYER[0], sizes[0]))
+    x = rng.normal(size=(batch, sizes[0]))
     g = rng.normal(size=(len(x), sizes[-1])) / len(x)
     model, layers = network(LinearLayer, sizes, "relu", weights, seed)
     forward_layers(model, layers, weights, x, "relu")
     expected, limit = timed_answers(ref.large_backprop, weights, x, g, "relu",
                                     layer=(weights[0][0], x))
-    call_within(limit, "network_backward(model, grad_logits) for a 1024-1024-10 network",
-                network_backward, model, g.copy())
-    what = [f"layers[{k}].dW (1024-1024-10 network)" for k in range(len(sizes) - 1)]
-    try:
-        for k, shape in enumerate(zip(sizes[:-1], sizes[1:])):
-            dW = read_attribute(layers[k], "dW", f"layers[{k}].dW", "backward must store self.dW.")
-            if expected is None:   # the public copy beside the notebook has no answer
-                expect_array(what[k], dW, shape)
-            else:
-                assert_close(what[k], dW, expected[k][0],
-                             tol=max(TOLERANCES["float64"], tolerance_for(dW)), show_values=False)
-    except CheckFailed as failure:
-        correct = {f"layers[{k}].dW": grads[0] for k, grads in enumerate(expected or [])}
-        own = expected and carried.own_backprop(LinearLayer, relu_derivative, "relu_derivative",
-                                            sizes, "relu", weights, x, g, seed, correct)
-        settle(failure, own, {name: stored_raw(layer, "dW") for name, layer in
-                              zip(correct, layers)}, "network_backward")
+    call_within(limit, f"network_backward(model, grad_logits) for a {'-'.join(map(str, sizes))} "
+                "network", network_backward, model, g.copy())
+    return weights, x, g, layers, expected

@@ -12,8 +12,8 @@ from . import carried, reference as ref
 from .calling import call_student, call_within
 from .compare import (CheckFailed, assert_close, close_number, expect_python_float, relative_error,
                       require_defined, tolerance_for)
-from .networks import draw_weights, network, read_weights, settle, stored_raw
-from .settings import LARGE_LAYER, LOG_FLOOR_RANGE, TOLERANCES
+from .networks import carry, draw_weights, network, read_weights, stored_raw
+from .settings import LARGE_LAYER, LARGE_SQUARE, LOG_FLOOR_RANGE, TOLERANCES
 from .timed import large_case, require_backprop_speed, timed_answers
 
 
@@ -57,25 +57,29 @@ def check_train_step(train_step, LinearLayer, activation: str = "relu", seed: in
     ``parts``: "all", "loss" (the returned loss only) or "update" (the parameters only).
     """
     require_defined("train_step", train_step)
-    weights, x = draw_weights(sizes, activation, seed, batch=4)
-    n_batch = x.shape[0]
-    labels = np.random.default_rng(seed + 7).integers(0, sizes[-1], size=n_batch)
-    if saturated:
-        weights, labels = saturating(weights, x, activation)
-    y = one_hot(labels, sizes[-1], np.float64)
-    model, layers = network(LinearLayer, sizes, activation, weights, seed)
-    expected_loss, expected, after, mistakes = ref.train_step_answers(weights, x, y, activation,
-                                                                       lr)
     what = "train_step(model, x, y, lr)" + (" when some true classes have probability 0"
                                            if saturated else "")
-    loss = call_student(what, train_step, model, x.copy(), y.copy(), lr, context="parameters")
-    floor_range = ref.cross_entropy_range(ref.softmax_rows(ref.forward_with(
-        weights, x, activation)[0]), y, LOG_FLOOR_RANGE) if saturated else None
+
+    def run(sizes, batch):
+        weights, x = draw_weights(sizes, activation, seed, batch)
+        labels = np.random.default_rng(seed + 7).integers(0, sizes[-1], size=len(x))
+        if saturated:
+            weights, labels = saturating(weights, x, activation)
+        y = one_hot(labels, sizes[-1], np.float64)
+        model, layers = network(LinearLayer, sizes, activation, weights, seed)
+        loss = call_student(what, train_step, model, x.copy(), y.copy(), lr,
+                            context="parameters")
+        return weights, x, y, layers, loss
+
+    case = None
     try:
+        case = weights, x, y, layers, loss = run(sizes, 4)
+        expected_loss, expected, after, mistakes = ref.train_step_answers(weights, x, y,
+                                                                           activation, lr)
         if parts != "update" and saturated:
-            check_saturated_loss(loss, floor_range, what)
+            check_saturated_loss(loss, _floor_range(weights, x, y, activation), what)
         elif parts != "update":
-            check_returned_loss(loss, expected_loss, after, n_batch)
+            check_returned_loss(loss, expected_loss, after, len(x))
         new_weights = read_weights(layers, sizes, "after one step") if parts != "loss" else []
         for k in range(len(new_weights)):
             for name, which in (("W", 0), ("b", 1)):
@@ -85,18 +89,40 @@ def check_train_step(train_step, LinearLayer, activation: str = "relu", seed: in
                              show_values=show_values, mistake="update_wrong",
                              wrong_answers=[(d, new[k][which], m) for d, new, m in mistakes])
     except CheckFailed as failure:
-        correct = {"loss": floor_range if saturated else expected_loss}
-        got = {"loss": _number(loss)} if parts != "update" else {}
-        for k, (W, b) in enumerate(expected):
-            correct[f"layers[{k}].W"], correct[f"layers[{k}].b"] = W, b
-            if parts != "loss":
-                got[f"layers[{k}].W"] = stored_raw(layers[k], "W")
-                got[f"layers[{k}].b"] = stored_raw(layers[k], "b")
-        own = carried.own_train_step(LinearLayer, softmax, cross_entropy, network_backward, sizes,
-                                 activation, weights, x, y, lr, seed, correct)
-        settle(failure, own, got, "train_step")
+        def own(case):
+            weights, x, y = case[:3]
+            expected_loss, expected = ref.train_step_answers(weights, x, y, activation, lr)[:2]
+            correct = {"loss": _floor_range(weights, x, y, activation) if saturated
+                       else expected_loss}
+            for k, (W, b) in enumerate(expected):
+                correct[f"layers[{k}].W"], correct[f"layers[{k}].b"] = W, b
+            return carried.own_train_step(LinearLayer, softmax, cross_entropy, network_backward,
+                                          _sizes(weights), activation, weights, x, y, lr, seed,
+                                          correct)
+
+        carry(failure, case, own, lambda case: _got(case, parts), "train_step",
+              lambda n: run([n] * len(sizes), n), max(sizes))
     require_backprop_speed(_large_train_step, train_step, LinearLayer, softmax, cross_entropy,
                            network_backward, 0)
+
+
+def _sizes(weights) -> list[int]:
+    return [len(weights[0][0]), *(len(b) for _, b in weights)]
+
+
+def _floor_range(weights, x, y, activation: str) -> tuple[float, float]:
+    """The losses of the lowest and highest allowed log floor (some probabilities are 0)."""
+    probs = ref.softmax_rows(ref.forward_with(weights, x, activation)[0])
+    return ref.cross_entropy_range(probs, y, LOG_FLOOR_RANGE)
+
+
+def _got(case, parts: str = "all") -> dict:
+    """What train_step returned and left in the layers of ``case``."""
+    values = {"loss": _number(case[4])} if parts != "update" else {}
+    for k, layer in enumerate(case[3] if parts != "loss" else []):
+        values[f"layers[{k}].W"] = stored_raw(layer, "W")
+        values[f"layers[{k}].b"] = stored_raw(layer, "b")
+    return values
 
 
 def saturating(weights, x: np.ndarray, activation: str) -> tuple[list, np.ndarray]:
@@ -147,39 +173,48 @@ def _large_train_step(train_step, LinearLayer, softmax, cross_entropy, network_b
                       seed: int) -> None:
     require_defined("train_step", train_step)
     sizes, lr = (LARGE_LAYER[1], LARGE_LAYER[2], 10), 0.1
-    rng = np.random.default_rng(seed)
-    weights = [(rng.normal(0, np.sqrt(2 / n_in), size=(n_in, n_out)), np.zeros(n_out))
-               for n_in, n_out in zip(sizes[:-1], sizes[1:])]
-    x = rng.normal(size=(LARGE_LAYER[0], sizes[0]))
-    y = one_hot(rng.integers(0, 10, size=len(x)), 10, np.float64)
-    model, layers = network(LinearLayer, sizes, "relu", weights, seed)
-    answers, limit = timed_answers(ref.large_train_step, weights, x, y, lr,
-                                   layer=(weights[0][0], x))
-    what = "train_step(model, x, y, lr) for a 1024-1024-10 network"
-    loss = call_within(limit, what, train_step, model, x.copy(), y.copy(), lr)
-    if answers is None:   # the public copy beside the notebook checks time and shapes only
-        read_weights(layers, sizes, "after one step")
-        expect_python_float(what, loss)
-        return
-    expected_loss, expected, after = answers
+
+    def run(sizes, batch):
+        """One step within the time limit: ``(weights, x, y, layers, loss, answers)``."""
+        rng = np.random.default_rng(seed)
+        weights = [(rng.normal(0, np.sqrt(2 / n_in), size=(n_in, n_out)), np.zeros(n_out))
+                   for n_in, n_out in zip(sizes[:-1], sizes[1:])]
+        x = rng.normal(size=(batch, sizes[0]))
+        y = one_hot(rng.integers(0, sizes[-1], size=len(x)), sizes[-1], np.float64)
+        model, layers = network(LinearLayer, sizes, "relu", weights, seed)
+        answers, limit = timed_answers(ref.large_train_step, weights, x, y, lr,
+                                       layer=(weights[0][0], x))
+        loss = call_within(limit, f"train_step(model, x, y, lr) for a "
+                           f"{'-'.join(map(str, sizes))} network", train_step, model, x.copy(),
+                           y.copy(), lr)
+        return weights, x, y, layers, loss, answers
+
+    case = None
     try:
+        case = weights, x, y, layers, loss, answers = run(sizes, LARGE_LAYER[0])
+        new_weights = read_weights(layers, sizes, "after one step")
+        if answers is None:   # the public copy beside the notebook checks time and shapes only
+            expect_python_float("train_step(model, x, y, lr)", loss)
+            return
+        expected_loss, expected, after = answers
         check_returned_loss(loss, expected_loss, after, len(x), rtol=TOLERANCES["large_layer"])
-        for k, (W, b) in enumerate(read_weights(layers, sizes, "after one step")):
+        for k, (W, b) in enumerate(new_weights):
             for name, value, want in (("W", W, expected[k][0]), ("b", b, expected[k][1])):
                 assert_close(f"layers[{k}].{name} after one step of a 1024-1024-10 network",
                              value, want, tol=TOLERANCES["large_layer"], show_values=False,
                              mistake="update_wrong")
     except CheckFailed as failure:
-        correct = {"loss": expected_loss}
-        got = {"loss": _number(loss)}
-        for k, (W, b) in enumerate(expected):
-            correct[f"layers[{k}].W"], correct[f"layers[{k}].b"] = W, b
-            got[f"layers[{k}].W"] = stored_raw(layers[k], "W")
-            got[f"layers[{k}].b"] = stored_raw(layers[k], "b")
-        own = carried.own_train_step(LinearLayer, softmax, cross_entropy, network_backward, sizes,
-                                 "relu", weights, x, y, lr, seed, correct,
-                                 tol=TOLERANCES["large_layer"])
-        settle(failure, own, got, "train_step")
+        def own(case):
+            weights, x, y, answers = case[0], case[1], case[2], case[5]
+            correct = {"loss": answers[0]}
+            for k, (W, b) in enumerate(answers[1]):
+                correct[f"layers[{k}].W"], correct[f"layers[{k}].b"] = W, b
+            return carried.own_train_step(LinearLayer, softmax, cross_entropy, network_backward,
+                                          _sizes(weights), "relu", weights, x, y, lr, seed,
+                                          correct, tol=TOLERANCES["large_layer"])
+
+        carry(failure, case, own, _got, "train_step", lambda n: run((n, n, n), n),
+              LARGE_SQUARE)
 
 
 def check_loss_falls(train_step, LinearLayer, steps: int = 60, softmax=None,
@@ -193,31 +228,43 @@ def check_loss_falls(train_step, LinearLayer, steps: int = 60, softmax=None,
     """
     from backprop_support import make_two_moons
 
+    lr = 0.5
+
+    def run(x, y, sizes):
+        rng = np.random.default_rng(4)
+        weights = [(rng.normal(0, np.sqrt(2 / n_in), size=(n_in, n_out)), np.zeros(n_out))
+                   for n_in, n_out in zip(sizes[:-1], sizes[1:])]
+        model, layers = network(LinearLayer, sizes, "relu", weights)
+        for _ in range(steps):
+            loss = call_student("train_step(model, x, y, lr)", train_step, model, x.copy(),
+                                y.copy(), lr)
+        return weights, x, y, layers, loss
+
+    def square(n):
+        rng = np.random.default_rng(5)
+        return run(rng.normal(size=(n, n)), one_hot(rng.integers(0, n, size=n), n, np.float64),
+                   (n, n, n))
+
     x, labels = make_two_moons(128, seed=3)
-    y = one_hot(labels, 2, np.float64)
-    sizes, lr = (2, 16, 2), 0.5
-    rng = np.random.default_rng(4)
-    weights = [(rng.normal(0, np.sqrt(2 / n_in), size=(n_in, n_out)), np.zeros(n_out))
-               for n_in, n_out in zip(sizes[:-1], sizes[1:])]
-    model, layers = network(LinearLayer, sizes, "relu", weights)
-    before, replay, replayed = ref.sgd_trajectory(weights, x, y, lr, steps)
-    for _ in range(steps):
-        call_student("train_step(model, x, y, lr)", train_step, model, x.copy(), y.copy(),
-                     lr)
+    case = None
     try:
-        _judge_trajectory(layers, sizes, steps, x, y, before, replay)
+        case = weights, x, y, layers, _ = run(x, one_hot(labels, 2, np.float64), (2, 16, 2))
+        before, replay, replayed = ref.sgd_trajectory(weights, x, y, lr, steps)
+        if not replayed < 0.8 * before:  # pragma: no cover - a property of the settings above
+            raise RuntimeError("SGD does not reduce the two-moons loss with these settings")
+        _judge_trajectory(layers, (2, 16, 2), steps, x, y, before, replay)
     except CheckFailed as failure:
-        correct, got = {}, {}
-        for k, (W, b) in enumerate(replay or []):
-            correct[f"layers[{k}].W"], correct[f"layers[{k}].b"] = W, b
-            got[f"layers[{k}].W"] = stored_raw(layers[k], "W")
-            got[f"layers[{k}].b"] = stored_raw(layers[k], "b")
-        own = replay and carried.own_train_step(LinearLayer, softmax, cross_entropy,
-                                                network_backward, sizes, "relu", weights, x, y, lr,
-                                            0, correct, steps=steps)
-        settle(failure, own, got, "train_step")
-    if not replayed < 0.8 * before:  # pragma: no cover - a property of the settings above
-        raise RuntimeError("SGD does not reduce the two-moons loss with these settings")
+        def own(case):
+            weights, x, y = case[:3]
+            _, replay, _ = ref.sgd_trajectory(weights, x, y, lr, steps)
+            correct = {}
+            for k, (W, b) in enumerate(replay):
+                correct[f"layers[{k}].W"], correct[f"layers[{k}].b"] = W, b
+            return carried.own_train_step(LinearLayer, softmax, cross_entropy, network_backward,
+                                          _sizes(weights), "relu", weights, x, y, lr, 0,
+                                          correct, steps=steps)
+
+        carry(failure, case, own, lambda case: _got(case, "update"), "train_step", square, 16)
     require_backprop_speed(_large_train_step, train_step, LinearLayer, softmax, cross_entropy,
                            network_backward, 0)
 

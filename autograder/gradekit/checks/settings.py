@@ -43,6 +43,10 @@ LARGE_LAYER = (16, 1024, 1024)
 LARGE_LAYER_RATIO = 1000
 LARGE_LAYER_MIN_SECONDS = 0.25
 LARGE_LAYER_SECONDS = 10.0
+# Where the student's own LinearLayer cannot run on the large case's shapes (a transposed
+# gradient, say), q4 and q5 judge their function again with layers and a batch all this wide
+# (error carried forward): finite differences would still need 2 x 256 x 256 forward passes.
+LARGE_SQUARE = 256
 
 
 # Every tolerance a check applies, and the correct variants it admits. Relative errors are
