@@ -38,6 +38,32 @@ KIT_CLASSES: dict[str, type] = {}
 KIT_FUNCTIONS: dict[str, object] = {}
 
 
+class ShapedGradients:
+    """A student's layer whose ``backward`` leaves ``dW`` and ``db`` in the shapes of ``W`` and
+    ``b`` when only their shape is wrong (``db`` kept 2-D, say): the checks judge
+    ``train_step`` with such a layer as with any other of the student's own (error carried
+    forward). Everything else is the layer's own."""
+
+    def __init__(self, layer):
+        object.__setattr__(self, "_layer", layer)
+
+    def __getattr__(self, name: str):
+        return getattr(object.__getattribute__(self, "_layer"), name)
+
+    def __setattr__(self, name: str, value) -> None:
+        setattr(object.__getattribute__(self, "_layer"), name, value)
+
+    def backward(self, grad_out):
+        layer = object.__getattribute__(self, "_layer")
+        result = layer.backward(grad_out)
+        for grad, param in (("dW", "W"), ("db", "b")):
+            g, p = getattr(layer, grad, None), getattr(layer, param, None)
+            if (isinstance(g, np.ndarray) and isinstance(p, np.ndarray)
+                    and g.shape != p.shape and g.size == p.size):
+                setattr(layer, grad, g.reshape(p.shape))
+        return result
+
+
 class SoftTimeout(BaseException):
     """Raised in student code when its time is up (BaseException so `except Exception` misses it)."""
 
@@ -262,6 +288,7 @@ def main() -> None:
     KIT_CLASSES["MLP"] = backprop_support.MLP   # bound before any student code runs
     for name in ("forward_cached", "forward_then_backward"):
         KIT_FUNCTIONS[name] = getattr(backprop_support, name)
+    KIT_FUNCTIONS["shaped_gradients"] = ShapedGradients
     policy.warm_imports(config.get("warm", []))
     if config.get("policy", True):
         policy.install([workdir, os.devnull], [*policy.python_roots(), *policy.SYSTEM_READABLE],

@@ -112,13 +112,24 @@ BUGS = [
     bug("dw_mean_over_batch", "dW divided by the batch size a second time",
         "q3 q6", ["layer.dW", "mean over the batch instead of the sum"],
         ("self.dW = self.x.T @ grad_out", "self.dW = self.x.T @ grad_out / grad_out.shape[0]")),
+    # Error carried forward: with this layer, q4 and q5 are judged with its gradients (reshaped
+    # to b's shape for the update, as worker.ShapedGradients does), so only q3 and q6 lose.
+    bug("db_keepdims", "db summed with keepdims=True: a (1, n_out) array instead of (n_out,)",
+        "q3 q6", ["layer.db", "drop keepdims=True"],
+        ("self.db = grad_out.sum(axis=0)", "self.db = grad_out.sum(axis=0, keepdims=True)")),
+    bug("backward_divides_by_batch", "backward divides dW and db by the batch size, as some "
+        "courses write it, although grad_out already holds the 1/B", "q3 q6",
+        ["layer.dW", "mean over the batch instead of the sum"],
+        ("self.dW = self.x.T @ grad_out", "self.dW = self.x.T @ grad_out / len(self.x)"),
+        ("self.db = grad_out.sum(axis=0)", "self.db = grad_out.sum(axis=0) / len(self.x)")),
     bug("backward_returns_dw", "backward returns dW instead of the gradient for its input",
         "q3 q6", ["backward", "dW instead of dX"],
         ("return grad_out @ self.W.T", "return self.dW")),
     bug("forward_forgets_x", "forward does not keep its input, so backward cannot use it",
         "q3 q4 q5 q6", ["forward must keep its input"],
         ("        self.x = x\n", ""),
-        spans="backward raises without the kept input: nothing to judge the later questions with"),
+        spans="backward raises without the kept input: nothing to judge the later questions "
+              "with"),
     bug("forward_without_bias", "forward returns x @ W and forgets the bias",
         "q3 q6", ["LinearLayer.forward", "without the bias"],
         ("return x @ self.W + self.b", "return x @ self.W")),
@@ -195,7 +206,8 @@ BUGS = [
     bug("loss_as_array", "cross_entropy returns a one-element array, not a float",
         "q2 q5 q6", ["cross_entropy", "Python float"],
         (CE_RETURN, "return -np.mean(np.sum(y * log_probs, axis=-1, keepdims=True), axis=0)"),
-        spans="the one-element array cross_entropy returns makes train_step's float() raise: nothing to judge it by"),
+        spans="the one-element array cross_entropy returns makes train_step's float() raise: "
+              "nothing to judge it by"),
     bug("hardcoded_public_loss", "cross_entropy returns the number the public check expects",
         "q2", ["cross_entropy"],
         ("    log_probs = np.log(np.clip(probs, 1e-12, None))\n    " + CE_RETURN,

@@ -75,9 +75,11 @@ def _flowing(what: str, value: Any, shape: tuple) -> np.ndarray:
 
 
 def _stored(layer, name: str) -> np.ndarray:
-    """A gradient a layer stored, whatever its shape (bounded size), as float64."""
+    """A gradient a layer stored, whatever its shape (bounded size), as float64; finite and
+    not constant (zeros set in ``__init__`` and never replaced would match a function that
+    never calls ``backward``)."""
     arr = networks.raw(read_attribute(layer, name, name, ""))
-    if arr is None or not np.all(np.isfinite(arr)):
+    if arr is None or not np.all(np.isfinite(arr)) or np.ptp(arr) == 0:
         raise Unusable(name)
     return arr
 
@@ -130,11 +132,13 @@ def _uses(*names: str) -> str:
 
 
 def own_backprop(LinearLayer, derivative, derivative_name: str, sizes: Sequence[int],
-             activation: str, weights, x, g, seed: int, correct: dict) -> Own | None:
+             activation: str, weights, x, g, seed: int, correct: dict,
+             shaped: bool = False) -> Own | None:
     """What a correct ``network_backward`` gives with the student's ``LinearLayer`` and
-    ``derivative``: values ``layers[k].dW``, ``layers[k].db`` and ``dx`` (None: unusable)."""
+    ``derivative``: values ``layers[k].dW``, ``layers[k].db`` and ``dx`` (None: unusable).
+    ``shaped``: layers as ``networks.network`` wraps them."""
     try:
-        model, layers = networks.network(LinearLayer, sizes, activation, None, seed)
+        model, layers = networks.network(LinearLayer, sizes, activation, None, seed, shaped)
         _, _, pre = _forward(model, layers, sizes, weights, x)
         grads, dx = _backward(layers, derivative, sizes, pre, np.asarray(g, dtype=np.float64))
     except (Unusable, CheckFailed):
@@ -147,7 +151,7 @@ def own_backprop(LinearLayer, derivative, derivative_name: str, sizes: Sequence[
 
 def own_train_step(LinearLayer, softmax, cross_entropy, network_backward, sizes: Sequence[int],
                activation: str, weights, x, y, lr: float, seed: int, correct: dict,
-               steps: int = 1, tol: float | None = None) -> Own | None:
+               steps: int = 1, tol: float | None = None, shaped: bool = False) -> Own | None:
     """What a correct ``train_step`` gives with the student's own ``LinearLayer``, ``softmax``,
     ``cross_entropy`` and ``network_backward``, over ``steps`` steps on the same batch with the
     same layers (their state, if any, carried from step to step): values ``loss`` (of the first
@@ -157,7 +161,7 @@ def own_train_step(LinearLayer, softmax, cross_entropy, network_backward, sizes:
     current = [(np.array(W, dtype=np.float64), np.array(b, dtype=np.float64)) for W, b in weights]
     first_loss = None
     try:
-        model, layers = networks.network(LinearLayer, sizes, activation, None, seed)
+        model, layers = networks.network(LinearLayer, sizes, activation, None, seed, shaped)
         for _ in range(steps):
             there, logits, _ = _forward(model, layers, sizes, current, x)
             probs = call_student("softmax", softmax, logits.copy())

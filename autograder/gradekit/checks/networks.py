@@ -11,7 +11,7 @@ import numpy as np
 from backprop_support import relu, sigmoid
 
 from . import carried, reference as ref
-from .calling import PASS_THROUGH, call_student, read_attribute
+from .calling import PASS_THROUGH, call_student, kit_function, read_attribute
 from .compare import CheckFailed, snapshot
 
 # the kit's activation functions (what MLP.forward applies)
@@ -27,14 +27,20 @@ def away_from_zero(rng: np.random.Generator, shape: tuple, margin: float = 0.1,
 
 
 def network(LinearLayer, sizes: Sequence[int], activation: str,
-            weights: Sequence[tuple[np.ndarray, np.ndarray]] | None = None, seed: int = 0):
-    """``(model, layers)``: layers built by ``LinearLayer`` holding ``weights`` (if given)."""
+            weights: Sequence[tuple[np.ndarray, np.ndarray]] | None = None, seed: int = 0,
+            shaped: bool = False):
+    """``(model, layers)``: layers built by ``LinearLayer`` holding ``weights`` (if given).
+    ``shaped`` (in the grader only, where error is carried forward): each layer wrapped so that
+    its stored gradients take their parameters' shapes when only the shape is wrong
+    (``worker.ShapedGradients``)."""
     from backprop_support import MLP
 
     layers = []
     for k, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
         layer = call_student(f"LinearLayer({n_in}, {n_out}, rng)", LinearLayer, n_in, n_out,
                              np.random.default_rng(seed + k))
+        if shaped:
+            layer = kit_function("shaped_gradients", layer)(layer)
         if weights is not None:
             layer.W = np.array(weights[k][0])
             layer.b = np.array(weights[k][1])
@@ -109,30 +115,32 @@ def stored_raw(layer: Any, name: str) -> np.ndarray | None:
 def carry(failure: CheckFailed, case, own, got, function: str, square, width: int) -> None:
     """After ``failure`` of ``case`` against the correct answer: pass when the student's
     results (``got(case)``) agree with what a correct ``function`` gives with their own
-    lower-level functions (``own(case)``, from ``carried.py``) where those differ from the
-    correct ones; otherwise fail, saying what it was judged against.
+    lower-level functions (``own(case)``, from ``carried.py``); otherwise fail, saying what it
+    was judged against where those functions differ from the correct ones.
 
     When those functions give nothing to judge with on the check's shapes (``case`` is None:
     the student's call raised; or ``own`` is None: they raise or give arrays of the wrong
     shape), the student's function runs again as ``square(width)``: layers and a batch all of
-    one size, where a transposed or misplaced axis still runs. A time limit is never carried.
+    one size, where a transposed or misplaced axis still runs, each layer's stored gradients
+    reshaped to their parameters' when only the shape is wrong (``network(shaped=True)``;
+    ``own(case, True)`` likewise). A time limit is never carried.
     """
     if failure.mistake == "backward_not_vectorised":
         raise failure
     if carried.NOTE:   # the copy beside the notebook carries nothing, and says so
         raise CheckFailed(f"{failure}\n  {carried.NOTE}", mistake=failure.mistake) from None
-    mine = own(case) if case is not None else None
+    mine = own(case, False) if case is not None else None
     if mine is None:
         try:
             case = square(width)
         except CheckFailed:
             case = None
-        mine = own(case) if case is not None else None
-    if mine is None or not mine.differs:
-        raise failure
-    wrong = mine.mismatch(got(case))
+        mine = own(case, True) if case is not None else None
+    wrong = mine.mismatch(got(case)) if mine is not None else "everything"
     if wrong is None:
         return
+    if mine is None or not mine.differs:   # the lower functions are not to blame
+        raise failure
     raise CheckFailed(f"{wrong} differs from what a correct {function} gives with {mine.uses}. "
                       "Those differ from the correct ones (their own questions' checks say "
                       "how), so this question is judged with them (error carried forward): "
