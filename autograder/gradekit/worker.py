@@ -10,7 +10,8 @@ files. It:
 3. installs the sandbox policy (``policy.py``) and silences stdout/stderr into a capped log;
 4. executes the cells it is sent, one at a time, each under a soft time limit;
 5. serves ``call`` / ``getattr`` / ``setattr`` / ``getitem`` / ``len`` requests on student
-   objects, returning plain data or opaque handles (``wire.py``).
+   objects, and ``kit_call`` of the kit's functions (``KIT_FUNCTIONS``), returning plain data
+   or opaque handles (``wire.py``).
 
 Nothing this process says is trusted: the grader judges every value it returns.
 """
@@ -34,10 +35,6 @@ from gradekit import policy, wire
 OUTPUT_CAP_BYTES = 1 << 20
 # Kit classes the grader may send by value (``$kit``): name -> class.
 KIT_CLASSES: dict[str, type] = {}
-# The kit's functions a check may run where student code runs (``Remote.kit_function``).
-KIT_FUNCTIONS: dict[str, object] = {}
-
-
 class ShapedGradients:
     """A student's layer whose ``backward`` leaves ``dW`` and ``db`` in the shapes of ``W`` and
     ``b`` when only their shape is wrong (``db`` kept 2-D, say): the checks judge
@@ -62,6 +59,11 @@ class ShapedGradients:
                     and g.shape != p.shape and g.size == p.size):
                 setattr(layer, grad, g.reshape(p.shape))
         return result
+
+
+# The kit's functions a check may run where student code runs (``Remote.kit_function``);
+# ``main`` adds those of backprop_support.
+KIT_FUNCTIONS: dict[str, object] = {"shaped_gradients": ShapedGradients}
 
 
 class SoftTimeout(BaseException):
@@ -288,7 +290,6 @@ def main() -> None:
     KIT_CLASSES["MLP"] = backprop_support.MLP   # bound before any student code runs
     for name in ("forward_cached", "forward_then_backward"):
         KIT_FUNCTIONS[name] = getattr(backprop_support, name)
-    KIT_FUNCTIONS["shaped_gradients"] = ShapedGradients
     policy.warm_imports(config.get("warm", []))
     if config.get("policy", True):
         policy.install([workdir, os.devnull], [*policy.python_roots(), *policy.SYSTEM_READABLE],

@@ -97,7 +97,10 @@ def kit_function(name: str, like: Any) -> Callable:
     if hasattr(type(like), "kit_function"):   # a proxy for an object in the grader's worker
         return like.kit_function(name)
     import backprop_support
-    return getattr(backprop_support, name)
+    if hasattr(backprop_support, name):
+        return getattr(backprop_support, name)
+    from ..worker import KIT_FUNCTIONS   # the grader's checks run in its own tests' process
+    return KIT_FUNCTIONS[name]
 
 
 def read_attribute(obj: Any, name: str, what: str, hint: str) -> Any:
