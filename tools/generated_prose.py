@@ -239,6 +239,8 @@ def facts(root: Path = ROOT) -> dict[str, str]:
         "log_floor.low": sci(low), "log_floor.high": sci(high),
         "large_layer": f"{n_in} x {n_out}", "large_layer.seconds": f"{s.LARGE_LAYER_SECONDS:g} s",
         "large_layer.batch": f"{batch}",
+        "init.range": f"from {sci(s.INIT_STD_STATED[0])} to {s.INIT_STD_STATED[1]:g} x "
+                      "sqrt(2 / n_in)",
     }
     for name, value in s.TOLERANCES.items():
         out[f"tolerance.{name}"] = sci(value)
