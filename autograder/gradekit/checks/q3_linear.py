@@ -72,8 +72,9 @@ def check_linear_init_scale(LinearLayer, seed: int = 0, n_in: int = INIT_LAYER[0
     std = float(W.std())
     if not low <= std <= high:
         he = float(np.sqrt(2.0 / n_in))
+        stated_low = np.format_float_scientific(INIT_STD_STATED[0], trim="-", exp_digits=1)
         raise CheckFailed(f"the initial weights' standard deviation is {std:.2g}, outside the "
-                          f"allowed range from {INIT_STD_STATED[0]:g} to "
+                          f"allowed range from {stated_low} to "
                           f"{INIT_STD_STATED[1]:g} x sqrt(2 / n_in) (here {n_in} inputs, so "
                           f"He's scale is {he:.2g}): draw W with "
                           "rng.normal(0, sqrt(2 / n_in), ...).", mistake="init_scale")
