@@ -99,7 +99,8 @@ TEST_FIELDS = [
      "there are tamper flags)"),
     ("output", "one line per test case: `public test <name>: passed` or `FAILED` with the "
      "check's full message; `hidden test <name>: passed` or `FAILED: ` and its author's fixed "
-     "failure message. Test cases are named `<question> - <n>`, the same in the instructor "
+     "failure message (or the grader's fixed sentence when it did not finish, or when student "
+     "code raised an exception on its inputs). Test cases are named `<question> - <n>`, the same in the instructor "
      "notes"),
     ("output_format", "`text`"),
     ("tags", "always empty"),
