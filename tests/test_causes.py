@@ -161,6 +161,12 @@ def test_each_backward_mistake_fails_its_own_check(kit):
             self.db = grad_out.sum(axis=0, keepdims=True)
             return dx
 
+    class SumsFeatures(ref.LinearLayer):
+        def backward(self, grad_out):
+            dx = super().backward(grad_out)
+            self.db = grad_out.sum(axis=1)
+            return dx
+
     class Accumulates(ref.LinearLayer):
         def backward(self, grad_out):
             dW, db = self.dW, self.db
@@ -180,7 +186,8 @@ def test_each_backward_mistake_fails_its_own_check(kit):
             self.db = grad_out.mean(axis=0)
             return dx
 
-    expected = {KeepDims: ("shapes", "db_keepdims"), Accumulates: ("fresh", "gradients_accumulated"),
+    expected = {KeepDims: ("shapes", "db_keepdims"), SumsFeatures: ("shapes", "db_wrong_axis"),
+                Accumulates: ("fresh", "gradients_accumulated"),
                 ChangesW: ("parameters", "backward_changes_parameters"),
                 MeanBias: ("values", "db_mean")}
     assert set(failures(kit, backward_checks(checks), ref.LinearLayer).values()) == {None}

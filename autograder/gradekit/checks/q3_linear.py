@@ -195,7 +195,9 @@ def check_linear_backward(LinearLayer, seed: int = 0,
 # The hidden tests check LinearLayer.backward one cause at a time (each with its own fixed
 # message): the shapes of dX, dW and db; W and b left unchanged; fresh gradients at every
 # call; the values. Each check resets W and b before every call and judges only its cause.
-HIDDEN_SHAPES = ((5, 3, 4), (1, 6, 2), (7, 7, 7), (5, 4, 3))
+# B differs from n_in and n_out, so that a sum over the wrong axis or dW in place of dX shows
+# as a shape alone; the square layer shows a transpose that keeps the shape.
+HIDDEN_SHAPES = ((5, 3, 4), (1, 6, 2), (6, 7, 7), (5, 4, 3))
 
 
 def _backward_case(LinearLayer, seed: int, n_batch: int, n_in: int, n_out: int):
