@@ -209,12 +209,17 @@ def _backward_case(LinearLayer, seed: int, n_batch: int, n_in: int, n_out: int):
     return layer, W, b, x, g
 
 
-def _forward_backward(layer, W, b, x, g) -> tuple[Any, Any, Any]:
-    """forward(x) then backward(g) with W and b reset first: ``(dX, dW, db)`` as returned."""
+def _run_backward(layer, W, b, x, g) -> Any:
+    """forward(x) then backward(g) with W and b reset first; dX as returned."""
     layer.W, layer.b = W.copy(), b.copy()
     call_student("LinearLayer.forward(x)", layer.forward, x.copy())
-    dx = call_student("LinearLayer.backward(grad_out)", layer.backward, g.copy(),
-                      context="parameters")
+    return call_student("LinearLayer.backward(grad_out)", layer.backward, g.copy(),
+                        context="parameters")
+
+
+def _forward_backward(layer, W, b, x, g) -> tuple[Any, Any, Any]:
+    """``_run_backward``, then ``(dX, dW, db)`` as returned and stored."""
+    dx = _run_backward(layer, W, b, x, g)
     dW = read_attribute(layer, "dW", "layer.dW", "backward must store self.dW.")
     db = read_attribute(layer, "db", "layer.db", "backward must store self.db.")
     return dx, dW, db
@@ -242,7 +247,7 @@ def check_linear_backward_keeps_parameters(LinearLayer, seed: int = 0,
     require_defined("LinearLayer", LinearLayer)
     for n_batch, n_in, n_out in shapes:
         layer, W, b, x, g = _backward_case(LinearLayer, seed, n_batch, n_in, n_out)
-        _forward_backward(layer, W, b, x, g)
+        _run_backward(layer, W, b, x, g)
         if not (np.array_equal(snapshot("layer.W after backward", layer.W, W.shape), W)
                 and np.array_equal(snapshot("layer.b after backward", layer.b, b.shape), b)):
             raise CheckFailed("backward changed W or b: it must only compute gradients; "
