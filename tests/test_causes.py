@@ -238,3 +238,20 @@ def test_an_in_place_update_of_another_shape_gets_the_broadcast_hint(kit):
         detail = str(exc)
     assert "non-broadcastable output operand" in detail
     assert explain_error(detail, "parameters") == (BROADCAST_HINT, "broadcast_shapes")
+
+
+def test_a_blank_backward_passes_no_backward_check(kit):
+    checks, _ = kit
+
+    class Blank:
+        def __init__(self, n_in, n_out, rng):
+            ...
+
+        def forward(self, x):
+            ...
+
+        def backward(self, grad_out):
+            ...
+
+    found = failures(kit, backward_checks(checks), Blank)
+    assert set(found.values()) == {"not_implemented"}, found

@@ -243,11 +243,14 @@ def check_linear_backward_shapes(LinearLayer, seed: int = 0,
 def check_linear_backward_keeps_parameters(LinearLayer, seed: int = 0,
                                            shapes: Sequence[tuple[int, int, int]] =
                                            HIDDEN_SHAPES) -> None:
-    """W and b are exactly what they were before backward."""
+    """W and b are exactly what they were after a backward that did something (returned dX
+    or stored dW: a blank stub changes nothing, yet earns nothing here)."""
     require_defined("LinearLayer", LinearLayer)
     for n_batch, n_in, n_out in shapes:
         layer, W, b, x, g = _backward_case(LinearLayer, seed, n_batch, n_in, n_out)
-        _run_backward(layer, W, b, x, g)
+        if _run_backward(layer, W, b, x, g) is None:
+            read_attribute(layer, "dW", "layer.dW", "LinearLayer.backward returned None and "
+                           "stored no dW: it is not implemented yet.")
         if not (np.array_equal(snapshot("layer.W after backward", layer.W, W.shape), W)
                 and np.array_equal(snapshot("layer.b after backward", layer.b, b.shape), b)):
             raise CheckFailed("backward changed W or b: it must only compute gradients; "
