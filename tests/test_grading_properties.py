@@ -28,7 +28,7 @@ def kit(source_dir):
     return mnist_threshold.load_kit(source_dir / "files")
 
 
-# name -> check(checks, ref, seed); every public check that takes a seed
+# name -> check(checks, ref, seed); every check that takes a seed
 PUBLIC_CHECKS = {
     "relu_derivative": lambda c, r, s: c.check_relu_derivative(r.relu_derivative, seed=s),
     "sigmoid_derivative": lambda c, r, s: c.check_sigmoid_derivative(r.sigmoid_derivative,
@@ -37,6 +37,13 @@ PUBLIC_CHECKS = {
     "softmax_extreme": lambda c, r, s: c.check_softmax_extreme(r.softmax, seed=s),
     "cross_entropy": lambda c, r, s: c.check_cross_entropy(r.cross_entropy, seed=s),
     "linear_init": lambda c, r, s: c.check_linear_init(r.LinearLayer, seed=s),
+    "linear_init_scale_and_bias": lambda c, r, s: [
+        check(r.LinearLayer, seed=s) for check in (c.check_linear_init_scale,
+                                                   c.check_linear_init_bias)],
+    "linear_backward_by_cause": lambda c, r, s: [
+        check(r.LinearLayer, seed=s) for check in (
+            c.check_linear_backward_shapes, c.check_linear_backward_keeps_parameters,
+            c.check_linear_backward_fresh_gradients, c.check_linear_backward_values)],
     "linear_forward": lambda c, r, s: c.check_linear_forward(r.LinearLayer, seed=s),
     "linear_backward": lambda c, r, s: c.check_linear_backward(r.LinearLayer, seed=s),
     "network_backward_relu": lambda c, r, s: c.check_network_backward(

@@ -33,6 +33,7 @@ from hostile.gradescope import gradescope_problems
 
 sys.path.insert(0, str(ROOT / "autograder"))
 from gradekit.sandbox import HIDDEN_STOPPED  # noqa: E402
+from gradekit.verify import HIDDEN_RAISED  # noqa: E402
 
 # A cell gets 6 s: a C-stack overflow takes up to 3 s to kill its sandboxed worker under load.
 LIMITS = {"BACKPROP_CELL_SECONDS": "6", "BACKPROP_CALL_SECONDS": "2",
@@ -214,8 +215,9 @@ def hidden_failure_messages(source_dir: Path) -> set[str]:
 
 def test_hidden_feedback_is_the_test_authors_fixed_text(graded, source_dir):
     """What a student sees of a failed hidden test is its author's failure message, or the
-    grader's own sentence for a time limit or a stopped worker: nothing student code chose
-    (no exception name, cell, line or number from it, no choice among mistakes)."""
+    grader's own sentence for a time limit, a stopped worker or an exception raised by student
+    code: nothing student code chose (no exception name, cell, line or number from it, no
+    choice among mistakes)."""
     allowed = hidden_failure_messages(source_dir)
     assert len(allowed) >= 12, allowed
     for name in ("leak_hidden_data", "error_name_channel", "constant_gradients"):
@@ -223,7 +225,7 @@ def test_hidden_feedback_is_the_test_authors_fixed_text(graded, source_dir):
                  if line.startswith("hidden test") and "FAILED" in line]
         assert shown, f"{name}: no hidden test failed"
         for text in shown:
-            assert text in allowed or text == HIDDEN_STOPPED, \
+            assert text in allowed or text in (HIDDEN_STOPPED, HIDDEN_RAISED), \
                 f"{name}: hidden feedback not written by the test's author: {text!r}"
 
 

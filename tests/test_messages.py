@@ -17,7 +17,7 @@ import sys
 
 sys.path.insert(0, str(ROOT / "autograder"))
 from gradekit.results import shorten  # noqa: E402
-from gradekit.verify import describe_failure  # noqa: E402
+from gradekit.verify import HIDDEN_RAISED, describe_failure  # noqa: E402
 
 SOLUTIONS = ("x.T @ grad_out", "grad_out @ W.T", "grad_out @ self.W.T", "self.x.T @")
 
@@ -131,6 +131,23 @@ def test_hidden_tests_show_their_whole_fixed_message(kit):
                                mistake="derivative_wrong_layer")
     full, safe = describe_failure(exc, author, checks.CheckFailed)
     assert safe == author and "layers[1]" in full
+
+
+def test_a_hidden_test_that_raised_says_so_in_fixed_words(kit):
+    checks, _ = kit
+
+    def raises(z):
+        raise ValueError("Leak_input [0.123] of type float64")
+
+    with pytest.raises(checks.CheckFailed) as info:
+        checks.check_sigmoid_derivative(raises)
+    full, safe = describe_failure(info.value, "sigmoid_derivative gives wrong values.",
+                                  checks.CheckFailed)
+    assert safe == HIDDEN_RAISED and "ValueError" in full and "Leak_" in full
+    assert "ValueError" not in safe and "Leak_" not in safe
+    # a check's own verdict keeps the author's message
+    wrong = checks.CheckFailed("sigmoid_derivative(z) has the wrong values.")
+    assert describe_failure(wrong, "author", checks.CheckFailed)[1] == "author"
 
 
 def test_every_named_mistake_is_in_the_registry(kit):

@@ -99,7 +99,8 @@ TEST_FIELDS = [
      "there are tamper flags)"),
     ("output", "one line per test case: `public test <name>: passed` or `FAILED` with the "
      "check's full message; `hidden test <name>: passed` or `FAILED: ` and its author's fixed "
-     "failure message. Test cases are named `<question> - <n>`, the same in the instructor "
+     "failure message (or the grader's fixed sentence when it did not finish, or when student "
+     "code raised an exception on its inputs). Test cases are named `<question> - <n>`, the same in the instructor "
      "notes"),
     ("output_format", "`text`"),
     ("tags", "always empty"),
@@ -239,6 +240,8 @@ def facts(root: Path = ROOT) -> dict[str, str]:
         "log_floor.low": sci(low), "log_floor.high": sci(high),
         "large_layer": f"{n_in} x {n_out}", "large_layer.seconds": f"{s.LARGE_LAYER_SECONDS:g} s",
         "large_layer.batch": f"{batch}",
+        "init.range": f"from {sci(s.INIT_STD_STATED[0])} to {s.INIT_STD_STATED[1]:g} x "
+                      "sqrt(2 / n_in)",
     }
     for name, value in s.TOLERANCES.items():
         out[f"tolerance.{name}"] = sci(value)

@@ -15,3 +15,8 @@ def test_sigmoid_derivative(sigmoid_derivative):
     from gradekit import checks
     checks.check_sigmoid_derivative(sigmoid_derivative, seed=0)
 
+@test_case(points=None, hidden=False)
+def test_sigmoid_derivative_large_z(sigmoid_derivative):
+    from gradekit import checks
+    checks.check_sigmoid_derivative_large_z(sigmoid_derivative)
+

@@ -20,3 +20,8 @@ def test_cross_entropy(cross_entropy):
     from gradekit import checks
     checks.check_cross_entropy(cross_entropy, seed=0)
 
+@test_case(points=None, hidden=False)
+def test_cross_entropy_zero_probabilities(cross_entropy):
+    from gradekit import checks
+    checks.check_cross_entropy_zeros(cross_entropy)
+

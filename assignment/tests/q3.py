@@ -9,6 +9,8 @@ points = 24
 def test_linear_init(LinearLayer):
     from gradekit import checks
     checks.check_linear_init(LinearLayer, seed=0)
+    checks.check_linear_init_scale(LinearLayer, seed=0)
+    checks.check_linear_init_bias(LinearLayer, seed=0)
 
 @test_case(points=None, hidden=False)
 def test_linear_forward(LinearLayer):

@@ -25,6 +25,11 @@ from pathlib import Path
 from .sandbox import HIDDEN_STOPPED, Session, StudentError, StudentTimeout, WorkerDied
 
 _UNDEFINED = re.compile(r"`([A-Za-z_]\w*)` is not defined")
+# What a student sees for a hidden test that failed because their code raised an exception
+# on its inputs: one fixed sentence, never the exception's type or text (student code chose
+# them, and they may hold the hidden inputs).
+HIDDEN_RAISED = ("this hidden test failed because your code raised an exception on the "
+                 "test's inputs: make sure it works for every shape its docstring allows")
 _FAILED = {"error": "raised an error", "timeout": "hit its time limit",
            "crashed": "stopped the grading process", "skipped": "did not run"}
 
@@ -92,20 +97,23 @@ def describe_failure(exc: BaseException, failure_message: str | None, check_fail
                      session: Session | None = None) -> tuple[str, str]:
     """(full message, message safe for a hidden test) for a failing test case.
 
-    The safe message is fixed text: the test author's failure message, or for any time limit
-    or stopped worker the grader's one sentence (``HIDDEN_STOPPED``). Nothing student code
-    chose (a number, an exception name, a cell or line, which limit it hit or how it stopped,
-    which mistake its values match) is in it.
+    The safe message is fixed text: the test author's failure message, for any time limit
+    or stopped worker the grader's one sentence (``HIDDEN_STOPPED``), and for an exception
+    raised by student code another (``HIDDEN_RAISED``). Nothing student code chose (a number,
+    an exception name or text, a cell or line, which limit it hit or how it stopped, which
+    mistake its values match) is in it.
     """
     fallback = failure_message or "this hidden test failed"
     if isinstance(exc, (StudentTimeout, WorkerDied)):
         return str(exc), HIDDEN_STOPPED
     if isinstance(exc, StudentError):
-        return str(exc), fallback
+        return str(exc), HIDDEN_RAISED
     if isinstance(exc, check_failed):
         because = failed_definition(str(exc), session) if session else ""
         if because:
             return because, because
+        if getattr(exc, "student_raised", False):
+            return str(exc), HIDDEN_RAISED
         return str(exc), fallback
     detail = f"{type(exc).__name__}: {exc}"
     return f"{fallback}\n  ({detail})", fallback

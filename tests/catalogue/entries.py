@@ -148,6 +148,9 @@ BUGS = [
     bug("zero_initialisation", "all-zero initial weights",
         "q3 q6", ["all zeros"],
         (f"{HE_INIT}.astype(np.float32)", "np.zeros((n_in, n_out), dtype=np.float32)")),
+    bug("init_unit_std", "W drawn with rng.normal(0, 1): ten times He's scale for 200 inputs",
+        "q3 q6", ["standard deviation", "outside the allowed range"],
+        (HE_INIT, "rng.normal(0.0, 1.0, size=(n_in, n_out))")),
     bug("init_ignores_rng", "weights drawn from the seeded global np.random instead of the "
         "rng argument", "q3", ["rng argument"],
         (HE_INIT, HE_INIT.replace("rng.normal", "np.random.normal")),
@@ -191,6 +194,14 @@ BUGS = [
     bug("softmax_wrong_axis", "softmax normalised over axis 0 (the batch)",
         "q2 q6", ["softmax", "wrong axis"],
         ("axis=-1, keepdims=True)", "axis=0, keepdims=True)", 2)),
+    # right for the 2-D batches of q5 and q6; only a batch with more axes tells them apart
+    bug("softmax_axis_1", "softmax takes the max and the sum over axis=1 instead of the last "
+        "axis: right for (B, C), wrong for a batch with more axes",
+        "q2", ["softmax", "axis 1", "axis=-1"],
+        ("axis=-1, keepdims=True)", "axis=1, keepdims=True)", 2)),
+    bug("relu_derivative_float16", "relu_derivative returns its 0/1 mask as float16",
+        "q1", ["relu_derivative", "float16"],
+        ("return (z > 0).astype(z.dtype)", "return (z > 0).astype(np.float16)")),
     bug("softmax_whole_array", "softmax divides by the sum of the whole array",
         "q2 q6", ["softmax", "rows should each sum to 1"],
         ("return exp / np.sum(exp, axis=-1, keepdims=True)", "return exp / np.sum(exp)")),
@@ -375,6 +386,17 @@ CORRECT = [
     correct("float64_weights", "float64 initial weights (no float32 cast)",
             (f"{HE_INIT}.astype(np.float32)", HE_INIT),
             ("self.b = np.zeros(n_out, dtype=np.float32)", "self.b = np.zeros(n_out)")),
+    # initial scales the notebook names as allowed (a standard deviation from 1e-4 to
+    # 2 x He's, gradekit/checks/settings.py INIT_STD_STATED)
+    correct("init_d2l_small_normal", "W ~ N(0, 0.01^2), as in d2l",
+            (HE_INIT, "rng.normal(0.0, 0.01, size=(n_in, n_out))")),
+    correct("init_cs231n_1e4", "W = 1e-4 * randn, as in CS231n",
+            (HE_INIT, "(1e-4 * rng.standard_normal((n_in, n_out)))")),
+    correct("init_lecun", "LeCun normal initialisation, std sqrt(1 / n_in)",
+            (HE_INIT, "rng.normal(0.0, np.sqrt(1.0 / n_in), size=(n_in, n_out))")),
+    correct("init_xavier_uniform", "Xavier (Glorot) uniform initialisation",
+            (HE_INIT, "rng.uniform(-np.sqrt(6.0 / (n_in + n_out)), np.sqrt(6.0 / (n_in + n_out)), "
+                      "size=(n_in, n_out))")),
     correct("loop_over_all_layers", "network_backward loops over every layer and applies the "
             "derivative below each one",
             ("    grad = model.layers[-1].backward(grad_logits)\n"

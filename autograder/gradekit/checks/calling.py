@@ -48,7 +48,9 @@ def explain_error(detail: str, context: str = "") -> tuple[str, str | None]:
     text = detail.lower()
     if any(p in text for p in ("matmul", "not aligned", "core dimension")):
         return MATMUL_HINT, "matmul_shapes"
-    if "could not be broadcast" in text:
+    # numpy says "could not be broadcast" for a + b and "non-broadcastable output operand"
+    # for a += b (an in-place update with a gradient of another shape)
+    if "could not be broadcast" in text or "non-broadcastable output operand" in text:
         if context == "network":
             return LAYER_INDEX_HINT, "derivative_wrong_layer"
         if context == "parameters":
@@ -85,9 +87,11 @@ def call_student(what: str, fn: Callable, *args: Any, context: str = "") -> Any:
         detail = str(getattr(exc, "detail", exc))
         where = f" ({exc.line})" if getattr(exc, "line", "") else ""
         hint, mistake = explain_error(detail, context)
-        raise CheckFailed(f"{what} raised {type_name}{where}" + (f": {hint}" if hint else ".")
-                          + f"\n  {type_name}: {detail}",
-                          mistake=mistake or "raised_exception") from exc
+        failed = CheckFailed(f"{what} raised {type_name}{where}" + (f": {hint}" if hint else ".")
+                             + f"\n  {type_name}: {detail}",
+                             mistake=mistake or "raised_exception")
+        failed.student_raised = True
+        raise failed from exc
 
 
 

@@ -24,6 +24,9 @@ class CheckFailed(AssertionError):
         if mistake is not None and mistake not in MISTAKES:
             raise KeyError(f"unknown mistake id {mistake!r}")
         self.mistake = mistake
+        # set by ``calling.call_student`` when student code raised: a hidden test then says
+        # only that (``verify.HIDDEN_RAISED``)
+        self.student_raised = False
 
     @property
     def mistake_title(self) -> str | None:
@@ -86,6 +89,11 @@ def expect_array(what: str, value: Any, shape: tuple | None = None, *,
             or (not floating and np.issubdtype(value.dtype, np.integer))):
         raise CheckFailed(f"{what} should hold floating-point numbers, but its dtype is "
                           f"{value.dtype}.", mistake="wrong_type")
+    # float16 keeps about 3 significant digits: its rounding error would fail (or be charged
+    # to) the later questions that build on this result, so the notebook asks for float32/64
+    if value.dtype == np.float16:
+        raise CheckFailed(f"{what} is float16: compute in float32 or float64 (float16 keeps "
+                          "only about 3 significant digits).", mistake="low_precision")
     return np.array(value, dtype=np.float64)
 
 
@@ -117,10 +125,9 @@ def relative_error(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def tolerance_for(value: np.ndarray | Any) -> float:
-    """Relative tolerance: tight for float64 results, looser for float32/float16 ones."""
+    """Relative tolerance: tight for float64 results, looser for float32 ones (``expect_array``
+    rejects float16)."""
     dtype = getattr(value, "dtype", np.dtype(np.float64))
-    if dtype == np.float16:
-        return TOLERANCES["float16"]
     if dtype == np.float32:
         return TOLERANCES["float32"]
     return TOLERANCES["float64"]

@@ -12,6 +12,7 @@ MISTAKES = {
     "missing_attribute": "an attribute read before it was set",
     "index_out_of_range": "an index out of range",
     "raised_exception": "a graded function raised another exception",
+    "low_precision": "a result computed in float16",
     "relu_derivative_returns_relu": "relu_derivative returns ReLU itself",
     "relu_mask_inverted": "relu_derivative masks z < 0 instead of z > 0",
     "sigmoid_derivative_returns_sigmoid": "sigmoid_derivative returns the sigmoid itself",

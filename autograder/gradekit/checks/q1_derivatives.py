@@ -25,11 +25,8 @@ def check_relu_derivative(relu_derivative, seed: int = 0) -> None:
                                  "relu_mask_inverted")])
 
 
-# Large |z| where exp(-z) overflows: a derivative written with exp(-z) gives nan or inf there.
-LARGE_Z = np.array([[-1000.0, -30.0, 0.0, 30.0, 1000.0]])
-
-
 def check_sigmoid_derivative(sigmoid_derivative, seed: int = 0) -> None:
+    """Values at moderate z (|z| below about 8, where no formula overflows)."""
     require_defined("sigmoid_derivative", sigmoid_derivative)
     rng = np.random.default_rng(seed)
     z = rng.normal(0, 2, size=(3, 4))
@@ -46,13 +43,21 @@ def check_sigmoid_derivative(sigmoid_derivative, seed: int = 0) -> None:
                       "derivative applied to an output that is already a sigmoid",
                       answers["twice"], "sigmoid_derivative_twice"),
                  ])
+
+
+# Large |z| where exp(-z) overflows: a derivative written with exp(-z) gives nan or inf there.
+LARGE_Z = np.array([[-1000.0, -30.0, 0.0, 30.0, 1000.0]])
+
+
+def check_sigmoid_derivative_large_z(sigmoid_derivative, z: np.ndarray = LARGE_Z) -> None:
+    """Finite and right where exp(-z) overflows (|z| up to 1000); a separate check from the
+    values at moderate z, so that each failure names one cause."""
+    require_defined("sigmoid_derivative", sigmoid_derivative)
+    what = f"sigmoid_derivative(z) for |z| up to {np.max(np.abs(z)):g}"
     with np.errstate(all="ignore"):
-        big = call_student("sigmoid_derivative(z) for |z| up to 1000", sigmoid_derivative,
-                           LARGE_Z.copy())
-    arr = expect_array("sigmoid_derivative(z) for |z| up to 1000", big, LARGE_Z.shape)
-    expect_finite("sigmoid_derivative(z) for |z| up to 1000", arr,
-                  ": np.exp(-z) overflows there; use the provided, overflow-safe sigmoid",
-                  mistake="sigmoid_derivative_overflow")
-    assert_close("sigmoid_derivative(z) for |z| up to 1000", big,
-                 ref.sigmoid_derivative_answers(LARGE_Z)["expected"],
+        big = call_student(what, sigmoid_derivative, z.copy())
+    arr = expect_array(what, big, z.shape)
+    expect_finite(what, arr, ": np.exp(-z) overflows there; use the provided, overflow-safe "
+                             "sigmoid", mistake="sigmoid_derivative_overflow")
+    assert_close(what, big, ref.sigmoid_derivative_answers(z)["expected"],
                  mistake="sigmoid_derivative_overflow")

@@ -32,6 +32,22 @@ def check_softmax(softmax, seed: int = 0) -> None:
         raise CheckFailed("softmax rows should each sum to 1, but they do not.\n"
                           f"  row sums: {np.round(sums, 4).tolist()}")
     assert_close("softmax(z)", got, ref.softmax_rows(z))
+    check_softmax_batch_axes(softmax, rng.normal(0, 3, size=(2, 3, 4)))
+
+
+def check_softmax_batch_axes(softmax, z: np.ndarray) -> None:
+    """A batch with more than two axes (the notebook: any number of leading axes): a softmax
+    over axis 1, right for a 2-D batch, is named here."""
+    what = f"softmax(z) for z of shape {z.shape}"
+    got = call_student(what, softmax, z.copy())
+    arr = expect_array(what, got, z.shape)
+    expect_finite(what, arr)
+    if not np.allclose(arr.sum(axis=-1), 1.0, atol=TOLERANCES["row_sums"]) \
+            and np.allclose(arr.sum(axis=1), 1.0, atol=TOLERANCES["row_sums"]):
+        raise CheckFailed(f"{what} sums to 1 along axis 1, not along the last axis: normalise "
+                          "along the last axis (axis=-1), which is the rows of a 2-D batch and "
+                          "stays right for any number of axes.", mistake="softmax_wrong_axis")
+    assert_close(what, got, ref.softmax_rows(z))
 
 
 def check_softmax_extreme(softmax, seed: int = 0) -> None:
@@ -48,6 +64,8 @@ def check_softmax_extreme(softmax, seed: int = 0) -> None:
 
 
 def check_cross_entropy(cross_entropy, seed: int = 0) -> None:
+    """The value on probabilities without exact zeros (those are ``check_cross_entropy_zeros``'s,
+    so that a missing log guard fails only that check)."""
     require_defined("cross_entropy", cross_entropy)
     rng = np.random.default_rng(seed)
     logits = rng.normal(size=(5, 4))
@@ -76,12 +94,12 @@ def check_cross_entropy(cross_entropy, seed: int = 0) -> None:
                               "matches one check." + numbers, mistake="cross_entropy_hardcoded")
         raise CheckFailed("cross_entropy returns the wrong value: it should be the mean over "
                           "the batch of -sum(y * log(probs))." + numbers)
-    check_cross_entropy_zeros(cross_entropy)
 
 
 def check_cross_entropy_zeros(cross_entropy,
                               probs: np.ndarray | None = None, y: np.ndarray | None = None) -> None:
     """Finite, and right for any allowed log floor, when probabilities are exactly 0."""
+    require_defined("cross_entropy", cross_entropy)
     if probs is None:
         probs = np.array([[1.0, 0.0, 0.0], [0.0, 0.5, 0.5], [0.2, 0.8, 0.0]])
         y = np.array([[1.0, 0.0, 0.0], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])

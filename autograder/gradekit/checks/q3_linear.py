@@ -9,8 +9,8 @@ import numpy as np
 from . import reference as ref
 from .calling import call_student, call_within, read_attribute
 from .compare import (CheckFailed, assert_close, expect_array, expect_finite, relative_error,
-                      require_defined, snapshot)
-from .settings import LARGE_LAYER, TOLERANCES
+                      require_defined, snapshot, tolerance_for)
+from .settings import INIT_BIAS_MAX, INIT_LAYER, INIT_STD, INIT_STD_STATED, LARGE_LAYER, TOLERANCES
 from .timed import large_case, require_backprop_speed, timed_answers
 
 
@@ -49,6 +49,47 @@ def check_linear_init(LinearLayer, seed: int = 0, pattern: Sequence[int] = (0, 1
                                   "rng states must get equal weights and others different ones. "
                                   "Draw W from the rng you are given (rng.normal(...)), not "
                                   "from np.random or a counter.", mistake="init_ignores_rng")
+
+
+def init_std_range(n_in: int) -> tuple[float, float]:
+    """The standard deviations of W the checks admit for ``n_in`` inputs (``INIT_STD``)."""
+    return INIT_STD[0], INIT_STD[1] * float(np.sqrt(2.0 / n_in))
+
+
+def check_linear_init_scale(LinearLayer, seed: int = 0, n_in: int = INIT_LAYER[0],
+                            n_out: int = INIT_LAYER[1]) -> None:
+    """W's standard deviation, estimated on ``n_in * n_out`` weights, within ``INIT_STD``
+    (settings.py: why no seed can change the decision). All-zero weights are left to
+    ``check_linear_init`` (``init_zero``), so that they fail one check."""
+    require_defined("LinearLayer", LinearLayer)
+    what = f"LinearLayer({n_in}, {n_out}, rng).W"
+    layer = _layer(LinearLayer, n_in, n_out, seed)
+    W = snapshot(what, read_attribute(layer, "W", what, INIT_HINT), (n_in, n_out))
+    expect_finite(what, W)
+    if not np.any(W):
+        return
+    low, high = init_std_range(n_in)
+    std = float(W.std())
+    if not low <= std <= high:
+        he = float(np.sqrt(2.0 / n_in))
+        stated_low = np.format_float_scientific(INIT_STD_STATED[0], trim="-", exp_digits=1)
+        raise CheckFailed(f"the initial weights' standard deviation is {std:.2g}, outside the "
+                          f"allowed range from {stated_low} to "
+                          f"{INIT_STD_STATED[1]:g} x sqrt(2 / n_in) (here {n_in} inputs, so "
+                          f"He's scale is {he:.2g}): draw W with "
+                          "rng.normal(0, sqrt(2 / n_in), ...).", mistake="init_scale")
+
+
+def check_linear_init_bias(LinearLayer, seed: int = 0, n_in: int = INIT_LAYER[0],
+                           n_out: int = INIT_LAYER[1]) -> None:
+    """b starts at zero (any |b| up to ``INIT_BIAS_MAX`` trains as well)."""
+    require_defined("LinearLayer", LinearLayer)
+    what = f"LinearLayer({n_in}, {n_out}, rng).b"
+    layer = _layer(LinearLayer, n_in, n_out, seed)
+    b = snapshot(what, read_attribute(layer, "b", what, INIT_HINT), (n_out,))
+    if not np.all(np.abs(b) <= INIT_BIAS_MAX):
+        raise CheckFailed("the initial biases are large: start them at zero.",
+                          mistake="init_bias_large")
 
 
 def check_linear_forward(LinearLayer, seed: int = 0) -> None:
@@ -149,6 +190,111 @@ def check_linear_backward(LinearLayer, seed: int = 0,
             compare_linear_gradients(dx, dW, db, answers, sizes + when, show_values)
             first = (dW, db)
     require_backprop_speed(_large_linear_backward, LinearLayer, 0)
+
+
+# The hidden tests check LinearLayer.backward one cause at a time (each with its own fixed
+# message): the shapes of dX, dW and db; W and b left unchanged; fresh gradients at every
+# call; the values. Each check resets W and b before every call and judges only its cause.
+# B differs from n_in and n_out, so that a sum over the wrong axis or dW in place of dX shows
+# as a shape alone; the square layer shows a transpose that keeps the shape.
+HIDDEN_SHAPES = ((5, 3, 4), (1, 6, 2), (6, 7, 7), (5, 4, 3))
+
+
+def _backward_case(LinearLayer, seed: int, n_batch: int, n_in: int, n_out: int):
+    """A layer with known W and b, and a batch: ``(layer, W, b, x, g)``."""
+    rng = np.random.default_rng([seed, n_batch, n_in, n_out])
+    layer = _layer(LinearLayer, n_in, n_out, seed)
+    W, b = rng.normal(size=(n_in, n_out)), rng.normal(size=n_out)
+    x, g = rng.normal(size=(n_batch, n_in)), rng.normal(size=(n_batch, n_out))
+    return layer, W, b, x, g
+
+
+def _run_backward(layer, W, b, x, g) -> Any:
+    """forward(x) then backward(g) with W and b reset first; dX as returned."""
+    layer.W, layer.b = W.copy(), b.copy()
+    call_student("LinearLayer.forward(x)", layer.forward, x.copy())
+    return call_student("LinearLayer.backward(grad_out)", layer.backward, g.copy(),
+                        context="parameters")
+
+
+def _forward_backward(layer, W, b, x, g) -> tuple[Any, Any, Any]:
+    """``_run_backward``, then ``(dX, dW, db)`` as returned and stored."""
+    dx = _run_backward(layer, W, b, x, g)
+    dW = read_attribute(layer, "dW", "layer.dW", "backward must store self.dW.")
+    db = read_attribute(layer, "db", "layer.db", "backward must store self.db.")
+    return dx, dW, db
+
+
+def check_linear_backward_shapes(LinearLayer, seed: int = 0,
+                                 shapes: Sequence[tuple[int, int, int]] = HIDDEN_SHAPES) -> None:
+    """dX ``(B, n_in)``, dW ``(n_in, n_out)`` and db ``(n_out,)``, floating point."""
+    require_defined("LinearLayer", LinearLayer)
+    for n_batch, n_in, n_out in shapes:
+        layer, W, b, x, g = _backward_case(LinearLayer, seed, n_batch, n_in, n_out)
+        dx, dW, db = _forward_backward(layer, W, b, x, g)
+        hints = linear_backward_shape_hints(n_batch, n_in, n_out)
+        sizes = f"(B={n_batch}, n_in={n_in}, n_out={n_out})"
+        expect_array(f"LinearLayer.backward(grad_out) {sizes}", dx, x.shape,
+                     shape_hints=hints["dx"])
+        expect_array(f"layer.dW after backward {sizes}", dW, W.shape)
+        expect_array(f"layer.db after backward {sizes}", db, b.shape, shape_hints=hints["db"])
+
+
+def check_linear_backward_keeps_parameters(LinearLayer, seed: int = 0,
+                                           shapes: Sequence[tuple[int, int, int]] =
+                                           HIDDEN_SHAPES) -> None:
+    """W and b are exactly what they were after a backward that did something (returned dX
+    or stored dW: a blank stub changes nothing, yet earns nothing here)."""
+    require_defined("LinearLayer", LinearLayer)
+    for n_batch, n_in, n_out in shapes:
+        layer, W, b, x, g = _backward_case(LinearLayer, seed, n_batch, n_in, n_out)
+        if _run_backward(layer, W, b, x, g) is None:
+            read_attribute(layer, "dW", "layer.dW", "LinearLayer.backward returned None and "
+                           "stored no dW: it is not implemented yet.")
+        if not (np.array_equal(snapshot("layer.W after backward", layer.W, W.shape), W)
+                and np.array_equal(snapshot("layer.b after backward", layer.b, b.shape), b)):
+            raise CheckFailed("backward changed W or b: it must only compute gradients; "
+                              "train_step updates the parameters once every gradient is known.",
+                              mistake="backward_changes_parameters")
+
+
+def check_linear_backward_fresh_gradients(LinearLayer, seed: int = 0,
+                                          shapes: Sequence[tuple[int, int, int]] =
+                                          HIDDEN_SHAPES) -> None:
+    """After an earlier forward/backward on another batch, dW and db are what a fresh layer
+    stores for this batch: nothing carried over from the earlier call (right or wrong as they
+    may be, which the other checks judge)."""
+    require_defined("LinearLayer", LinearLayer)
+    for n_batch, n_in, n_out in shapes:
+        used, W, b, x, g = _backward_case(LinearLayer, seed, n_batch, n_in, n_out)
+        _forward_backward(used, W, b, 2 * x[::-1], g[::-1] - 1)
+        again = _forward_backward(used, W, b, x, g)[1:]
+        fresh = _forward_backward(_layer(LinearLayer, n_in, n_out, seed), W, b, x, g)[1:]
+        for name, got, expected in zip(("dW", "db"), again, fresh):
+            got = expect_array(f"layer.{name} after a second backward", got)
+            expected = expect_array(f"layer.{name} after one backward", expected)
+            if got.shape != expected.shape or not relative_error(got, expected) <= \
+                    tolerance_for(got):
+                raise CheckFailed("the second backward does not store the same gradients as "
+                                  "a fresh layer's first: dW and db are accumulated with += "
+                                  "and never reset. Assign them (self.dW = ...) instead.",
+                                  mistake="gradients_accumulated")
+
+
+def check_linear_backward_values(LinearLayer, seed: int = 0,
+                                 shapes: Sequence[tuple[int, int, int]] = HIDDEN_SHAPES) -> None:
+    """dX, dW and db of one backward against the equations. An array of another shape is
+    ``check_linear_backward_shapes``'s failure, not compared here."""
+    require_defined("LinearLayer", LinearLayer)
+    for n_batch, n_in, n_out in shapes:
+        layer, W, b, x, g = _backward_case(LinearLayer, seed, n_batch, n_in, n_out)
+        got = _forward_backward(layer, W, b, x, g)
+        answers = ref.linear_gradients(W, x, g)
+        expected = (answers["dx"], answers["dW"], answers["db"])
+        got = [value if not (isinstance(value, np.ndarray) and value.shape != want.shape)
+               else want for value, want in zip(got, expected)]
+        compare_linear_gradients(*got, answers, f" (B={n_batch}, n_in={n_in}, n_out={n_out})",
+                                 show_values=False)
 
 
 def check_linear_backward_vectorised(LinearLayer, seed: int = 0) -> None:

@@ -41,8 +41,9 @@ def mean_cross_entropy(logits: np.ndarray, y: np.ndarray) -> float:
 
 
 def softmax_rows(logits: np.ndarray) -> np.ndarray:
-    e = np.exp(logits - logits.max(axis=1, keepdims=True))
-    return e / e.sum(axis=1, keepdims=True)
+    """Softmax along the last axis (the rows of a 2-D batch), for any number of axes."""
+    e = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
 
 
 DERIVATIVES = {"relu": lambda z: (z > 0).astype(np.float64),
