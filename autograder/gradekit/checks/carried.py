@@ -75,13 +75,20 @@ def _flowing(what: str, value: Any, shape: tuple) -> np.ndarray:
 
 
 def _stored(layer, name: str) -> np.ndarray:
-    """A gradient a layer stored, whatever its shape (bounded size), as float64; finite and
-    not constant (zeros set in ``__init__`` and never replaced would match a function that
-    never calls ``backward``)."""
+    """A gradient a layer stored, whatever its shape (bounded size), as float64, finite."""
     arr = networks.raw(read_attribute(layer, name, name, ""))
-    if arr is None or not np.all(np.isfinite(arr)) or np.ptp(arr) == 0:
+    if arr is None or not np.all(np.isfinite(arr)):
         raise Unusable(name)
     return arr
+
+
+def _informative(grads: list) -> list:
+    """``grads`` (``(dW, db)`` per layer), unless every dW or every db is constant: a
+    ``backward`` that stores only zeros would let a function that never uses them agree."""
+    for which in (0, 1):
+        if all(np.ptp(pair[which]) == 0 for pair in grads):
+            raise Unusable("constant stored gradients")
+    return grads
 
 
 def _forward(model, layers, sizes, weights, x):
@@ -141,6 +148,7 @@ def own_backprop(LinearLayer, derivative, derivative_name: str, sizes: Sequence[
         model, layers = networks.network(LinearLayer, sizes, activation, None, seed, shaped)
         _, _, pre = _forward(model, layers, sizes, weights, x)
         grads, dx = _backward(layers, derivative, sizes, pre, np.asarray(g, dtype=np.float64))
+        _informative(grads)
     except (Unusable, CheckFailed):
         return None
     values = {"dx": dx}
@@ -151,12 +159,14 @@ def own_backprop(LinearLayer, derivative, derivative_name: str, sizes: Sequence[
 
 def own_train_step(LinearLayer, softmax, cross_entropy, network_backward, sizes: Sequence[int],
                activation: str, weights, x, y, lr: float, seed: int, correct: dict,
-               steps: int = 1, tol: float | None = None, shaped: bool = False) -> Own | None:
+               steps: int = 1, tol: float | None = None, shaped: bool = False,
+               loss_only: bool = False) -> Own | None:
     """What a correct ``train_step`` gives with the student's own ``LinearLayer``, ``softmax``,
     ``cross_entropy`` and ``network_backward``, over ``steps`` steps on the same batch with the
     same layers (their state, if any, carried from step to step): values ``loss`` (of the first
-    step) and ``layers[k].W``, ``layers[k].b`` after the last. Where the student's softmax
-    gives no finite probabilities, only the loss is known: nan, as theirs gives."""
+    step) and ``layers[k].W``, ``layers[k].b`` after the last (``loss_only``: the loss alone,
+    nothing after it is called). Where the student's softmax gives no finite probabilities,
+    only the loss is known: nan, as theirs gives."""
     y = np.asarray(y, dtype=np.float64)
     current = [(np.array(W, dtype=np.float64), np.array(b, dtype=np.float64)) for W, b in weights]
     first_loss = None
@@ -172,14 +182,17 @@ def own_train_step(LinearLayer, softmax, cross_entropy, network_backward, sizes:
             if first_loss is None:
                 first_loss = float(np.asarray(loss, dtype=np.float64).reshape(-1)[0]) \
                     if np.size(loss) == 1 else float("nan")
+            if loss_only:
+                return Own(_uses("LinearLayer", "softmax", "cross_entropy"),
+                           {"loss": first_loss}, _differs({"loss": first_loss},
+                                                          {"loss": correct["loss"]}))
             call_student("network_backward", network_backward, there, (probs - y) / len(x))
-            new = []
-            for k, (W, b) in enumerate(current):
-                dW, db = _stored(layers[k], "dW"), _stored(layers[k], "db")
-                if dW.shape != W.shape or db.shape != b.shape:
-                    raise Unusable("a gradient of the wrong shape")
-                new.append((W - lr * dW, b - lr * db))
-            current = new
+            grads = _informative([(_stored(layer, "dW"), _stored(layer, "db"))
+                                  for layer in layers])
+            if any(dW.shape != W.shape or db.shape != b.shape
+                   for (W, b), (dW, db) in zip(current, grads)):
+                raise Unusable("a gradient of the wrong shape")
+            current = [(W - lr * dW, b - lr * db) for (W, b), (dW, db) in zip(current, grads)]
     except (Unusable, CheckFailed, TypeError, ValueError):
         return None
     values: dict = {"loss": first_loss}

@@ -98,7 +98,7 @@ def check_train_step(train_step, LinearLayer, activation: str = "relu", seed: in
                 correct[f"layers[{k}].W"], correct[f"layers[{k}].b"] = W, b
             return carried.own_train_step(LinearLayer, softmax, cross_entropy, network_backward,
                                           _sizes(weights), activation, weights, x, y, lr, seed,
-                                          correct, shaped=shaped)
+                                          correct, shaped=shaped, loss_only=parts == "loss")
 
         carry(failure, case, own, lambda case: _got(case, parts), "train_step",
               lambda n: run([n] * len(sizes), n, True), max(sizes))
