@@ -1200,7 +1200,8 @@ def test_answers_hidden(q7_1, q7_2, q7_3, q7_4):
 # measured or `FAIL` with the reason (and, when your code raised an error, the line):
 #
 # 1. **forward values are sane**: a fresh `LinearLayer(784, 128)` computes `x @ W + b`, shape
-#    `(B, 128)`, finite, with weights of the He size $\sqrt{2 / 784} \approx 0.05$;
+#    `(B, 128)`, finite, with weights of a scale Question 3 allows ({{init.range}}; He:
+#    $\sqrt{2 / 784} \approx 0.05$);
 # 2. **the loss at initialisation is about $\ln 10 \approx 2.303$**: small random weights give
 #    every digit a probability near 1/10, and $-\log(1/10) = \ln 10$. Much more means the
 #    initial weights are too large; 512 times more (on 512 images) means a sum instead of a mean;

@@ -39,7 +39,7 @@ LOG_FLOOR_RANGE = (1e-16, 1e-7)
 # of 2 below and 1.5 above, and estimate the std on INIT_LAYER (10,000 weights: the relative
 # standard error of the estimate is 1 / sqrt(2 * 10,000) = 0.7 %). A draw 50 % (70 standard
 # errors) away from its true std never happens, so a stated scale always passes and one
-# outside the admitted range always fails, whatever the seed (tests/test_init_scale.py).
+# outside the admitted range always fails, whatever the seed (tests/test_causes.py).
 INIT_STD_STATED = (1e-4, 2.0)
 INIT_STD = (5e-5, 3.0)
 INIT_LAYER = (200, 50)
