@@ -127,21 +127,6 @@ def forward_cached(model: MLP, x: np.ndarray) -> tuple:
     return logits, model.pre_activations, model.activations, model
 
 
-def forward_then_backward(model: MLP, x: np.ndarray, network_backward: Callable,
-                          grad_logits: np.ndarray) -> tuple:
-    """``model.forward(x)``, then ``network_backward(model, grad_logits)`` on the same model, as
-    ``train_step`` calls them: the arrays the model caches are the very ones your layers kept
-    (the checks of Question 4 use it). Returns what ``network_backward`` returns and the names
-    of the cached arrays it changed in place."""
-    model.forward(x)
-    cached = {f"model.{kind}[{i}]": array for kind in ("pre_activations", "activations")
-              for i, array in enumerate(getattr(model, kind))}
-    before = {name: np.array(array, copy=True) for name, array in cached.items()}
-    result = network_backward(model, grad_logits)
-    return result, [name for name, array in cached.items()
-                    if not np.array_equal(array, before[name])]
-
-
 def _layer_output(what: str, z):
     """``z`` unchanged, or a clear error when a layer's ``forward`` returned nothing."""
     if z is None:

@@ -288,8 +288,7 @@ def main() -> None:
     # Warm the modules student code commonly needs before the policy is in force.
     import backprop_support  # noqa: F401
     KIT_CLASSES["MLP"] = backprop_support.MLP   # bound before any student code runs
-    for name in ("forward_cached", "forward_then_backward"):
-        KIT_FUNCTIONS[name] = getattr(backprop_support, name)
+    KIT_FUNCTIONS["forward_cached"] = backprop_support.forward_cached
     policy.warm_imports(config.get("warm", []))
     if config.get("policy", True):
         policy.install([workdir, os.devnull], [*policy.python_roots(), *policy.SYSTEM_READABLE],

@@ -7,7 +7,7 @@ from typing import Sequence
 import numpy as np
 
 from . import carried, reference as ref
-from .calling import call_student, call_within, kit_function, read_attribute
+from .calling import PASS_THROUGH, call_student, call_within, kit_function, read_attribute
 from .compare import CheckFailed, assert_close, expect_array, require_defined, tolerance_for
 from .networks import carry, draw_weights, forward_layers, network, raw, stored_raw
 from .settings import LARGE_LAYER, LARGE_SQUARE, TOLERANCES
@@ -34,7 +34,7 @@ def check_network_backward(network_backward, LinearLayer, activation: str = "rel
                          ref.backprop_mistakes(weights, x, g, activation), show_values, parts)
     except CheckFailed as failure:
         if case is not None:
-            _name_in_place(failure, case[-1], len(sizes) - 2)
+            _name_in_place(failure, case[-1])
 
         def own(case, shaped):
             weights, x, g = case[:3]
@@ -68,18 +68,43 @@ def _run(network_backward, LinearLayer, activation: str, seed: int, sizes, batch
     weights, x = draw_weights(sizes, activation, seed, batch)
     model, layers = network(LinearLayer, sizes, activation, weights, seed, shaped)
     g = np.random.default_rng(seed + 1000).normal(size=(x.shape[0], sizes[-1]))
-    # the kit's own forward where the student's code runs: arrays the model caches are the
-    # ones the layers kept, so an in-place change of them shows as in training
-    dx, changed = call_student("network_backward(model, grad_logits), after model.forward(x),",
-                               kit_function("forward_then_backward", network_backward), model,
-                               x.copy(), network_backward, g.copy(), context="network")
-    return weights, x, g, layers, dx, changed if type(changed) is list else []
+    try:
+        # the kit's MLP.forward where the student's code runs: the arrays the model caches
+        # are the ones the layers kept, so an in-place change of them shows as in training
+        _, pre, acts, model = call_student("model.forward(x)", kit_function(
+            "forward_cached", network_backward), model, x.copy())
+    except CheckFailed:
+        # a forward that MLP.forward cannot use (Question 3's mistake): the check gives each
+        # layer its input and the model the caches
+        forward_layers(model, layers, weights, x, activation)
+        pre, acts = model.pre_activations, model.activations
+    cached = {f"model.{kind}[{i}]": np.array(a, dtype=np.float64)
+              for kind, arrays in (("pre_activations", pre), ("activations", acts))
+              for i, a in enumerate(arrays)}
+    dx = call_student("network_backward(model, grad_logits)", network_backward, model,
+                      g.copy(), context="network")
+    return weights, x, g, layers, dx, _changed(model, cached)
 
 
-def _name_in_place(failure: CheckFailed, changed: list, hidden: int) -> None:
-    """Wrong gradients after network_backward changed a cached array in place: say so (the
-    kit's code beside the student's reports it: it names a cause, never decides a pass)."""
-    in_place = [name for name in cached_names(hidden) if name in changed]
+def _changed(model, cached: dict) -> list[str]:
+    """The names of the cached arrays that are no longer what the forward pass left."""
+    changed = []
+    for name, before in cached.items():
+        kind, i = name[len("model."):-1].split("[")
+        try:
+            now = raw(getattr(model, kind)[int(i)])
+        except PASS_THROUGH:
+            raise
+        except Exception:  # noqa: BLE001 - replaced by something else: changed
+            now = None
+        if now is None or now.shape != before.shape or not np.array_equal(now, before):
+            changed.append(name)
+    return changed
+
+
+def _name_in_place(failure: CheckFailed, changed: list) -> None:
+    """Wrong gradients after network_backward changed a cached array in place: say so."""
+    in_place = [name for name in changed if name.startswith("model.activations")] or changed
     if in_place:
         raise CheckFailed(f"network_backward changed {in_place[0]} in place, and the gradients "
                           "are wrong: the layers keep these arrays as their inputs "
@@ -87,12 +112,6 @@ def _name_in_place(failure: CheckFailed, changed: list, hidden: int) -> None:
                           "sees the changed values. Compute new arrays instead (a * (1 - a), "
                           "not a *= 1 - a).\n  " + str(failure),
                           mistake="cache_changed_in_place") from None
-
-
-def cached_names(hidden: int) -> list[str]:
-    """The names ``forward_then_backward`` reports a changed cached array by."""
-    return [f"model.{kind}[{i}]" for kind in ("pre_activations", "activations")
-            for i in range(hidden)]
 
 
 def _compare_network(dx, layers, x, sizes, activation, expected, expected_dx, mistakes,
