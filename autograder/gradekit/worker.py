@@ -35,11 +35,12 @@ from gradekit import policy, wire
 OUTPUT_CAP_BYTES = 1 << 20
 # Kit classes the grader may send by value (``$kit``): name -> class.
 KIT_CLASSES: dict[str, type] = {}
-class ShapedGradients:
-    """A student's layer whose ``backward`` leaves ``dW`` and ``db`` in the shapes of ``W`` and
-    ``b`` when only their shape is wrong (``db`` kept 2-D, say): the checks judge
-    ``train_step`` with such a layer as with any other of the student's own (error carried
-    forward). Everything else is the layer's own."""
+class RepairedLayer:
+    """A student's layer as the checks of later questions use it where it cannot run as
+    written (error carried forward): its ``forward`` input kept as ``x`` (the name the notebook
+    suggests) when it keeps none there, and ``dW`` and ``db`` left in the shapes of ``W`` and
+    ``b`` when only their shape is wrong (``db`` kept 2-D, say). Everything else is the
+    layer's own."""
 
     def __init__(self, layer):
         object.__setattr__(self, "_layer", layer)
@@ -49,6 +50,13 @@ class ShapedGradients:
 
     def __setattr__(self, name: str, value) -> None:
         setattr(object.__getattribute__(self, "_layer"), name, value)
+
+    def forward(self, x):
+        layer = object.__getattribute__(self, "_layer")
+        out = layer.forward(x)
+        if getattr(layer, "x", None) is None:
+            layer.x = x
+        return out
 
     def backward(self, grad_out):
         layer = object.__getattribute__(self, "_layer")
@@ -63,7 +71,7 @@ class ShapedGradients:
 
 # The kit's functions a check may run where student code runs (``Remote.kit_function``);
 # ``main`` adds those of backprop_support.
-KIT_FUNCTIONS: dict[str, object] = {"shaped_gradients": ShapedGradients}
+KIT_FUNCTIONS: dict[str, object] = {"repaired_layer": RepairedLayer}
 
 
 class SoftTimeout(BaseException):

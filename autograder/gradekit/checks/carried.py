@@ -140,12 +140,12 @@ def _uses(*names: str) -> str:
 
 def own_backprop(LinearLayer, derivative, derivative_name: str, sizes: Sequence[int],
              activation: str, weights, x, g, seed: int, correct: dict,
-             shaped: bool = False) -> Own | None:
+             repaired: bool = False) -> Own | None:
     """What a correct ``network_backward`` gives with the student's ``LinearLayer`` and
     ``derivative``: values ``layers[k].dW``, ``layers[k].db`` and ``dx`` (None: unusable).
-    ``shaped``: layers as ``networks.network`` wraps them."""
+    ``repaired``: layers as ``networks.network`` wraps them."""
     try:
-        model, layers = networks.network(LinearLayer, sizes, activation, None, seed, shaped)
+        model, layers = networks.network(LinearLayer, sizes, activation, None, seed, repaired)
         _, _, pre = _forward(model, layers, sizes, weights, x)
         grads, dx = _backward(layers, derivative, sizes, pre, np.asarray(g, dtype=np.float64))
         _informative(grads)
@@ -159,7 +159,7 @@ def own_backprop(LinearLayer, derivative, derivative_name: str, sizes: Sequence[
 
 def own_train_step(LinearLayer, softmax, cross_entropy, network_backward, sizes: Sequence[int],
                activation: str, weights, x, y, lr: float, seed: int, correct: dict,
-               steps: int = 1, tol: float | None = None, shaped: bool = False,
+               steps: int = 1, tol: float | None = None, repaired: bool = False,
                loss_only: bool = False) -> Own | None:
     """What a correct ``train_step`` gives with the student's own ``LinearLayer``, ``softmax``,
     ``cross_entropy`` and ``network_backward``, over ``steps`` steps on the same batch with the
@@ -171,7 +171,7 @@ def own_train_step(LinearLayer, softmax, cross_entropy, network_backward, sizes:
     current = [(np.array(W, dtype=np.float64), np.array(b, dtype=np.float64)) for W, b in weights]
     first_loss = None
     try:
-        model, layers = networks.network(LinearLayer, sizes, activation, None, seed, shaped)
+        model, layers = networks.network(LinearLayer, sizes, activation, None, seed, repaired)
         for _ in range(steps):
             there, logits, _ = _forward(model, layers, sizes, current, x)
             probs = call_student("softmax", softmax, logits.copy())

@@ -28,19 +28,19 @@ def away_from_zero(rng: np.random.Generator, shape: tuple, margin: float = 0.1,
 
 def network(LinearLayer, sizes: Sequence[int], activation: str,
             weights: Sequence[tuple[np.ndarray, np.ndarray]] | None = None, seed: int = 0,
-            shaped: bool = False):
+            repaired: bool = False):
     """``(model, layers)``: layers built by ``LinearLayer`` holding ``weights`` (if given).
-    ``shaped`` (in the grader only, where error is carried forward): each layer wrapped so that
-    its stored gradients take their parameters' shapes when only the shape is wrong
-    (``worker.ShapedGradients``)."""
+    ``repaired`` (where error is carried forward): each layer wrapped so that it keeps its input
+    and its stored gradients take their parameters' shapes where it would not
+    (``worker.RepairedLayer``)."""
     from backprop_support import MLP
 
     layers = []
     for k, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
         layer = call_student(f"LinearLayer({n_in}, {n_out}, rng)", LinearLayer, n_in, n_out,
                              np.random.default_rng(seed + k))
-        if shaped:
-            layer = kit_function("shaped_gradients", layer)(layer)
+        if repaired:
+            layer = kit_function("repaired_layer", layer)(layer)
         if weights is not None:
             layer.W = np.array(weights[k][0])
             layer.b = np.array(weights[k][1])
@@ -121,9 +121,10 @@ def carry(failure: CheckFailed, case, own, got, function: str, square, width: in
     When those functions give nothing to judge with on the check's shapes (``case`` is None:
     the student's call raised; or ``own`` is None: they raise or give arrays of the wrong
     shape), the student's function runs again as ``square(width)``: layers and a batch all of
-    one size, where a transposed or misplaced axis still runs, each layer's stored gradients
-    reshaped to their parameters' when only the shape is wrong (``network(shaped=True)``;
-    ``own(case, True)`` likewise). A time limit is never carried.
+    one size, where a transposed or misplaced axis still runs, each layer repaired where it
+    cannot run as written (``network(repaired=True)``: it keeps its input, its stored gradients
+    take their parameters' shapes; ``own(case, True)`` likewise). A time limit is never
+    carried.
     """
     if failure.mistake == "backward_not_vectorised":
         raise failure

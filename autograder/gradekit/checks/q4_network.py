@@ -36,14 +36,14 @@ def check_network_backward(network_backward, LinearLayer, activation: str = "rel
         if case is not None:
             _name_in_place(failure, case[-1])
 
-        def own(case, shaped):
+        def own(case, repaired):
             weights, x, g = case[:3]
             correct = {"dx": ref.backprop_input(weights, x, g, activation)}
             for k, (dW, db) in enumerate(ref.backprop(weights, x, g, activation)):
                 correct[f"layers[{k}].dW"], correct[f"layers[{k}].db"] = dW, db
             return carried.own_backprop(LinearLayer, derivative, f"{activation}_derivative",
                                         [len(x[0]), *(len(b) for _, b in weights)], activation,
-                                        weights, x, g, seed, correct, shaped)
+                                        weights, x, g, seed, correct, repaired)
 
         def got(case):
             layers, dx = case[3], case[4]
@@ -55,18 +55,18 @@ def check_network_backward(network_backward, LinearLayer, activation: str = "rel
 
         carry(failure, case, own, got, "network_backward",
               lambda n: _run(network_backward, LinearLayer, activation, seed, [n] * len(sizes), n,
-                             shaped=True),
+                             repaired=True),
               max(sizes))
     require_backprop_speed(_large_network_backward, network_backward, LinearLayer,
                            relu_derivative, 0)
 
 
 def _run(network_backward, LinearLayer, activation: str, seed: int, sizes, batch: int,
-         shaped: bool = False):
+         repaired: bool = False):
     """The kit's forward, then the student's network_backward, on a fresh network:
     ``(weights, x, g, layers, returned value, cached arrays it changed in place)``."""
     weights, x = draw_weights(sizes, activation, seed, batch)
-    model, layers = network(LinearLayer, sizes, activation, weights, seed, shaped)
+    model, layers = network(LinearLayer, sizes, activation, weights, seed, repaired)
     g = np.random.default_rng(seed + 1000).normal(size=(x.shape[0], sizes[-1]))
     try:
         # the kit's MLP.forward where the student's code runs: the arrays the model caches
@@ -173,12 +173,12 @@ def _large_network_backward(network_backward, LinearLayer, relu_derivative, seed
                 assert_close(what, dW, expected[k][0],
                              tol=max(TOLERANCES["float64"], tolerance_for(dW)), show_values=False)
     except CheckFailed as failure:
-        def own(case, shaped):
+        def own(case, repaired):
             weights, x, g, _, expected = case
             return carried.own_backprop(
                 LinearLayer, relu_derivative, "relu_derivative",
                 [len(x[0]), *(len(b) for _, b in weights)], "relu", weights, x, g, seed,
-                {f"layers[{k}].dW": grads[0] for k, grads in enumerate(expected)}, shaped)
+                {f"layers[{k}].dW": grads[0] for k, grads in enumerate(expected)}, repaired)
 
         def got(case):
             return {f"layers[{k}].dW": stored_raw(layer, "dW") for k, layer in enumerate(case[3])}
@@ -190,7 +190,7 @@ def _large_network_backward(network_backward, LinearLayer, relu_derivative, seed
 
 
 def _large_run(network_backward, LinearLayer, sizes, batch: int, seed: int,
-               shaped: bool = False):
+               repaired: bool = False):
     """network_backward on a ReLU network of ``sizes`` within the time limit:
     ``(weights, x, g, layers, reference gradients or None beside the notebook)``."""
     rng = np.random.default_rng(seed)
@@ -198,7 +198,7 @@ def _large_run(network_backward, LinearLayer, sizes, batch: int, seed: int,
                for n_in, n_out in zip(sizes[:-1], sizes[1:])]
     x = rng.normal(size=(batch, sizes[0]))
     g = rng.normal(size=(len(x), sizes[-1])) / len(x)
-    model, layers = network(LinearLayer, sizes, "relu", weights, seed, shaped)
+    model, layers = network(LinearLayer, sizes, "relu", weights, seed, repaired)
     forward_layers(model, layers, weights, x, "relu")
     expected, limit = timed_answers(ref.large_backprop, weights, x, g, "relu",
                                     layer=(weights[0][0], x))

@@ -60,13 +60,13 @@ def check_train_step(train_step, LinearLayer, activation: str = "relu", seed: in
     what = "train_step(model, x, y, lr)" + (" when some true classes have probability 0"
                                            if saturated else "")
 
-    def run(sizes, batch, shaped=False):
+    def run(sizes, batch, repaired=False):
         weights, x = draw_weights(sizes, activation, seed, batch)
         labels = np.random.default_rng(seed + 7).integers(0, sizes[-1], size=len(x))
         if saturated:
             weights, labels = saturating(weights, x, activation)
         y = one_hot(labels, sizes[-1], np.float64)
-        model, layers = network(LinearLayer, sizes, activation, weights, seed, shaped)
+        model, layers = network(LinearLayer, sizes, activation, weights, seed, repaired)
         loss = call_student(what, train_step, model, x.copy(), y.copy(), lr,
                             context="parameters")
         return weights, x, y, layers, loss
@@ -89,7 +89,7 @@ def check_train_step(train_step, LinearLayer, activation: str = "relu", seed: in
                              show_values=show_values, mistake="update_wrong",
                              wrong_answers=[(d, new[k][which], m) for d, new, m in mistakes])
     except CheckFailed as failure:
-        def own(case, shaped):
+        def own(case, repaired):
             weights, x, y = case[:3]
             expected_loss, expected = ref.train_step_answers(weights, x, y, activation, lr)[:2]
             correct = {"loss": _floor_range(weights, x, y, activation) if saturated
@@ -98,7 +98,7 @@ def check_train_step(train_step, LinearLayer, activation: str = "relu", seed: in
                 correct[f"layers[{k}].W"], correct[f"layers[{k}].b"] = W, b
             return carried.own_train_step(LinearLayer, softmax, cross_entropy, network_backward,
                                           _sizes(weights), activation, weights, x, y, lr, seed,
-                                          correct, shaped=shaped, loss_only=parts == "loss")
+                                          correct, repaired=repaired, loss_only=parts == "loss")
 
         carry(failure, case, own, lambda case: _got(case, parts), "train_step",
               lambda n: run([n] * len(sizes), n, True), max(sizes))
@@ -174,14 +174,14 @@ def _large_train_step(train_step, LinearLayer, softmax, cross_entropy, network_b
     require_defined("train_step", train_step)
     sizes, lr = (LARGE_LAYER[1], LARGE_LAYER[2], 10), 0.1
 
-    def run(sizes, batch, shaped=False):
+    def run(sizes, batch, repaired=False):
         """One step within the time limit: ``(weights, x, y, layers, loss, answers)``."""
         rng = np.random.default_rng(seed)
         weights = [(rng.normal(0, np.sqrt(2 / n_in), size=(n_in, n_out)), np.zeros(n_out))
                    for n_in, n_out in zip(sizes[:-1], sizes[1:])]
         x = rng.normal(size=(batch, sizes[0]))
         y = one_hot(rng.integers(0, sizes[-1], size=len(x)), sizes[-1], np.float64)
-        model, layers = network(LinearLayer, sizes, "relu", weights, seed, shaped)
+        model, layers = network(LinearLayer, sizes, "relu", weights, seed, repaired)
         answers, limit = timed_answers(ref.large_train_step, weights, x, y, lr,
                                        layer=(weights[0][0], x))
         loss = call_within(limit, f"train_step(model, x, y, lr) for a "
@@ -204,14 +204,14 @@ def _large_train_step(train_step, LinearLayer, softmax, cross_entropy, network_b
                              value, want, tol=TOLERANCES["large_layer"], show_values=False,
                              mistake="update_wrong")
     except CheckFailed as failure:
-        def own(case, shaped):
+        def own(case, repaired):
             weights, x, y, answers = case[0], case[1], case[2], case[5]
             correct = {"loss": answers[0]}
             for k, (W, b) in enumerate(answers[1]):
                 correct[f"layers[{k}].W"], correct[f"layers[{k}].b"] = W, b
             return carried.own_train_step(LinearLayer, softmax, cross_entropy, network_backward,
                                           _sizes(weights), "relu", weights, x, y, lr, seed,
-                                          correct, tol=TOLERANCES["large_layer"], shaped=shaped)
+                                          correct, tol=TOLERANCES["large_layer"], repaired=repaired)
 
         carry(failure, case, own, _got, "train_step", lambda n: run((n, n, n), n, True),
               LARGE_SQUARE)
@@ -230,11 +230,11 @@ def check_loss_falls(train_step, LinearLayer, steps: int = 60, softmax=None,
 
     lr = 0.5
 
-    def run(x, y, sizes, shaped=False):
+    def run(x, y, sizes, repaired=False):
         rng = np.random.default_rng(4)
         weights = [(rng.normal(0, np.sqrt(2 / n_in), size=(n_in, n_out)), np.zeros(n_out))
                    for n_in, n_out in zip(sizes[:-1], sizes[1:])]
-        model, layers = network(LinearLayer, sizes, "relu", weights, 0, shaped)
+        model, layers = network(LinearLayer, sizes, "relu", weights, 0, repaired)
         for _ in range(steps):
             loss = call_student("train_step(model, x, y, lr)", train_step, model, x.copy(),
                                 y.copy(), lr)
@@ -254,7 +254,7 @@ def check_loss_falls(train_step, LinearLayer, steps: int = 60, softmax=None,
             raise RuntimeError("SGD does not reduce the two-moons loss with these settings")
         _judge_trajectory(layers, (2, 16, 2), steps, x, y, before, replay)
     except CheckFailed as failure:
-        def own(case, shaped):
+        def own(case, repaired):
             weights, x, y = case[:3]
             _, replay, _ = ref.sgd_trajectory(weights, x, y, lr, steps)
             correct = {}
@@ -262,7 +262,7 @@ def check_loss_falls(train_step, LinearLayer, steps: int = 60, softmax=None,
                 correct[f"layers[{k}].W"], correct[f"layers[{k}].b"] = W, b
             return carried.own_train_step(LinearLayer, softmax, cross_entropy, network_backward,
                                           _sizes(weights), "relu", weights, x, y, lr, 0,
-                                          correct, steps=steps, shaped=shaped)
+                                          correct, steps=steps, repaired=repaired)
 
         carry(failure, case, own, lambda case: _got(case, "update"), "train_step", square, 16)
     require_backprop_speed(_large_train_step, train_step, LinearLayer, softmax, cross_entropy,
