@@ -5,8 +5,9 @@ algorithm of a question, so the copy beside the notebook has a stub answering No
 
 A check first compares the student's function with the reference maths. Only when that
 fails does it ask this module what a correct function would have given with the student's
-own lower-level functions (``Own``); when those differ from the correct ones and the student's
-function agrees with them, the mistake belongs to the lower question and this one passes.
+own lower-level functions (``Own``); when the student's function agrees with that, any mistake
+belongs to the lower questions and this one passes (``networks.carry``, which also retries on
+shapes where the lower functions can run).
 
 Nothing is carried forward from lower-level functions that give nothing to judge with: an
 exception, nan or inf, an array of the wrong shape where it flows on (a returned gradient,
@@ -39,7 +40,7 @@ class Own:
 
     uses: str                 # "your own LinearLayer and relu_derivative", for messages
     values: dict              # name -> float64 array or float, as the check names them
-    differs: bool             # whether any value differs from the correct one
+    differs: bool             # whether any value differs from the correct one (for messages)
     tol: float | None = None  # relative tolerance of arrays (default: by the student's dtype)
 
     def mismatch(self, got: dict) -> str | None:
@@ -139,8 +140,8 @@ def _uses(*names: str) -> str:
 
 
 def own_backprop(LinearLayer, derivative, derivative_name: str, sizes: Sequence[int],
-             activation: str, weights, x, g, seed: int, correct: dict,
-             repaired: bool = False) -> Own | None:
+                 activation: str, weights, x, g, seed: int, correct: dict,
+                 repaired: bool = False) -> Own | None:
     """What a correct ``network_backward`` gives with the student's ``LinearLayer`` and
     ``derivative``: values ``layers[k].dW``, ``layers[k].db`` and ``dx`` (None: unusable).
     ``repaired``: layers as ``networks.network`` wraps them."""
@@ -158,9 +159,9 @@ def own_backprop(LinearLayer, derivative, derivative_name: str, sizes: Sequence[
 
 
 def own_train_step(LinearLayer, softmax, cross_entropy, network_backward, sizes: Sequence[int],
-               activation: str, weights, x, y, lr: float, seed: int, correct: dict,
-               steps: int = 1, tol: float | None = None, repaired: bool = False,
-               loss_only: bool = False) -> Own | None:
+                   activation: str, weights, x, y, lr: float, seed: int, correct: dict,
+                   steps: int = 1, tol: float | None = None, repaired: bool = False,
+                   loss_only: bool = False) -> Own | None:
     """What a correct ``train_step`` gives with the student's own ``LinearLayer``, ``softmax``,
     ``cross_entropy`` and ``network_backward``, over ``steps`` steps on the same batch with the
     same layers (their state, if any, carried from step to step): values ``loss`` (of the first
