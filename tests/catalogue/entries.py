@@ -13,7 +13,8 @@ that need it) or ``correct(name, what, *edits)``:
   holding those words, so the student sees the mistake named before submitting;
 * ``edits``: ``(old, new)`` or ``(old, new, count)`` replacements in the notebook's code,
   applied in order with ``conftest.mutate`` (``old`` must occur exactly ``count`` times);
-* ``own``: the questions whose code holds the mistake (default: the first of ``loses``);
+* ``own``: the questions whose code holds the mistake (default: the first listed in
+  ``loses``);
 * ``spans``: why the mistake also costs points on another of Questions 1 to 5, where it does
   (``cross_question_loss``); empty for a mistake that must cost points only on its own.
 """
@@ -46,19 +47,20 @@ class Entry:
         return bool(self.loses)
 
 
-# Error carried forward: a mistake costs points only on its own question among these (the
-# MNIST training of Question 6 may lose points for any mistake that stops it learning).
-CARRIED_QUESTIONS = ("q1", "q2", "q3", "q4", "q5")
+# Error carried forward: a mistake costs points only on its own question, except on these:
+# the MNIST training of Question 6 may lose points for any mistake that stops it learning,
+# and the knowledge check builds on nothing.
+WHOLE_NETWORK_QUESTIONS = ("q6", "q7")
 
 
 def cross_question_loss(entry: Entry, scores: dict, questions: dict) -> float:
-    """Points lost on Questions 1 to 5 outside the entry's own questions."""
-    return sum(questions[q]["points"] - scores.get(q, 0.0) for q in CARRIED_QUESTIONS
-               if q in questions and q not in entry.own)
+    """Points lost outside the entry's own questions (and ``WHOLE_NETWORK_QUESTIONS``)."""
+    return sum(spec["points"] - scores.get(q, 0.0) for q, spec in questions.items()
+               if q not in WHOLE_NETWORK_QUESTIONS and q not in entry.own)
 
 
 def _own(loses: str, own: str | None) -> frozenset[str]:
-    return frozenset((own or min(loses.split(), key=lambda q: int(q[1:]))).split())
+    return frozenset((own or loses.split()[0]).split())
 
 
 def bug(name: str, what: str, loses: str, words: list[str], *edits: Edit,
