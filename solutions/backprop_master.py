@@ -892,10 +892,13 @@ plot_decision_boundary({"no hidden layer": linear_model, "two hidden sigmoid lay
 # far too slow and is stopped (time budget {{mnist.time_budget}}).
 #
 # The local check runs the graded training itself: the same images, epochs, learning rate,
-# threshold and time budget; only the batch order differs (the grader draws its own). Passing
-# it predicts passing the graded test: with the initialisations Question 3 allows (W from std
-# 1e-4 to twice He), the reference reached {{measured.inits}} over {{measured.inits.runs}}
-# runs with different batch orders. It takes about as long as the graded run, a few seconds.
+# threshold and time budget; only the batch order differs (the grader draws its own). With
+# the initialisations Question 3 allows (W from std 1e-4 to twice He), the reference reached
+# {{measured.inits}} over {{measured.inits.runs}} runs with different batch orders, so once the
+# checks of Questions 3 to 5 pass, passing this one predicts passing the graded test. It
+# cannot replay your steps (it has no reference solution): a wrong gradient may still train
+# well enough here, but fails the grader's replay. It takes about as long as the graded run,
+# a few seconds.
 #
 # The cells below train the same network on all 60,000 training images for 5 epochs (a few
 # seconds) so that you can watch it learn; they do not run during grading. The left plot shows
