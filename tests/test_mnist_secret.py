@@ -51,17 +51,15 @@ def float64_step(ref):
     return train_step
 
 
-@pytest.mark.parametrize("value", SECRETS)
+@pytest.mark.parametrize("value", [None, *SECRETS])
 def test_correct_code_passes_under_every_secret_with_margin(kit, secret, value):
+    """Under the graded runs' secrets and without one (the public check's order)."""
     checks, ref = kit
     secret(value)
     for name, step in (("reference", ref.train_step), ("float64", float64_step(ref))):
         graded = checks.check_mnist_accuracy(step, ref.LinearLayer, **UNTIMED)
-        public = checks.check_mnist_accuracy(step, ref.LinearLayer, **checks.MNIST_PUBLIC,
-                                             **UNTIMED, fixed_order=True)
-        # measured over 11 secrets: 92.6-93.7 % (graded); the quick run keeps its public order
-        assert graded >= checks.MNIST_GRADING["threshold"] + 0.02, (name, value, graded)
-        assert public >= checks.MNIST_PUBLIC["threshold"] + 0.05, (name, value, public)
+        # the reference's He initialisation: 92.6-93.8 % over 31 orders (mnist_measured.json)
+        assert graded >= checks.MNIST_GRADING["threshold"] + 0.05, (name, value, graded)
 
 
 def test_the_run_depends_on_the_secret(kit, secret):

@@ -28,15 +28,15 @@ from test_registration import registration_problems
 
 QID, POINTS, TAKE_FROM = "tanh_derivative", 5, "q3"
 EXPRESSION = "1 - np.tanh(z) ** 2"
-SETTINGS = {"n_train": ("20_000", "30_000"), "threshold": ("0.90", "0.92")}
+SETTINGS = {"n_train": ("20_000", "30_000"), "threshold": ("0.85", "0.92")}
 
 
 def test_measured_claims_were_measured_with_the_current_settings():
     record = json.loads((ROOT / prose.MEASURED).read_text())
     s = prose.settings(ROOT)
-    for run, settings in (("grading", s.MNIST_GRADING),
-                          ("public", {**s.MNIST_GRADING, **s.MNIST_PUBLIC})):
-        assert record[run]["settings"] == mnist_threshold.measured_with(settings), (
+    assert set(record) == {"grading", *mnist_threshold.INITS}, "run tools/mnist_threshold.py"
+    for run in record:
+        assert record[run]["settings"] == mnist_threshold.measured_with(s.MNIST_GRADING), (
             f"{prose.MEASURED} ({run}) was measured with other settings than "
             f"{prose.SETTINGS}: run `python tools/mnist_threshold.py`, then `make assign`")
 
@@ -83,7 +83,7 @@ def test_a_changed_setting_reaches_every_prose_copy(adapted):
     nb = nbformat.read(adapted / "assignment" / "backprop.ipynb", as_version=4)
     notebook = re.sub(r"\s+", " ", "\n".join(c.source for c in nb.cells))
     assert "first 30,000 training images" in notebook and "at least **92 %**" in notebook
-    assert "20,000" not in notebook and "**90 %**" not in notebook
+    assert "20,000" not in notebook and "**85 %**" not in notebook
     assert prose.stale(adapted) == []
     for name in prose.MARKED_FILES:
         marked = dict(prose.MARKED.findall((adapted / name).read_text()))

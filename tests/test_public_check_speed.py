@@ -16,6 +16,9 @@ import build_assignment
 from conftest import ROOT
 
 LIMIT_CPU_SECONDS = 5.0
+# q6's public check is the graded MNIST training itself (without the grader's replay): 1.7 s of
+# CPU for the reference, measured while two `yes > /dev/null` kept both cores busy (13 s of
+# wall time); the common bound leaves it a margin of three.
 
 SCRIPT = r"""
 import json, sys, time

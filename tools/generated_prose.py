@@ -224,7 +224,7 @@ def question_points(root: Path = ROOT) -> dict[str, float]:
 def facts(root: Path = ROOT) -> dict[str, str]:
     """Every fact prose may quote, by name, as it is written in prose."""
     s = settings(root)
-    g, pub = s.MNIST_GRADING, {**s.MNIST_GRADING, **s.MNIST_PUBLIC}
+    g = s.MNIST_GRADING
     low, high = s.LOG_FLOOR_RANGE
     batch, n_in, n_out = s.LARGE_LAYER
     measured = json.loads((root / MEASURED).read_text()) if (root / MEASURED).exists() else {}
@@ -235,8 +235,6 @@ def facts(root: Path = ROOT) -> dict[str, str]:
         "mnist.time_budget": f"{g['time_budget_s']:g} s",
         "mnist.checked_steps": f"{g['checked_steps']}",
         "mnist.layers": "-".join(str(n) for n in g["layer_sizes"]),
-        "public.n_train": f"{pub['n_train']:,}", "public.epochs": f"{pub['epochs']}",
-        "public.threshold": percent(pub["threshold"]),
         "log_floor.low": sci(low), "log_floor.high": sci(high),
         "large_layer": f"{n_in} x {n_out}", "large_layer.seconds": f"{s.LARGE_LAYER_SECONDS:g} s",
         "large_layer.batch": f"{batch}",
@@ -247,8 +245,14 @@ def facts(root: Path = ROOT) -> dict[str, str]:
         out[f"tolerance.{name}"] = sci(value)
     for run, m in measured.items():
         out[f"measured.{run}"] = f"{100 * m['min']:.1f}-{100 * m['max']:.1f} %"
-        out[f"measured.{run}.seeds"] = f"{m['seeds']}"
+        out[f"measured.{run}.runs"] = f"{m['runs']}"
         out[f"measured.{run}.seconds"] = f"{m['seconds_per_seed']:.1g} s"
+    # every allowed initialisation (tools/mnist_threshold.py INITS) under every order measured
+    inits = [m for run, m in measured.items() if run.startswith("init_")]
+    if inits:
+        out["measured.inits"] = (f"{100 * min(m['min'] for m in inits):.1f}-"
+                                 f"{100 * max(m['max'] for m in inits):.1f} %")
+        out["measured.inits.runs"] = f"{sum(m['runs'] for m in inits)}"
     points = question_points(root)
     out.update({f"points.{q}": f"{p:g}" for q, p in points.items()})
     out["points.total"] = f"{sum(points.values()):g}"

@@ -27,8 +27,8 @@ import numpy as np
 from . import reference, with_cell
 from .deception import pretrained_blob
 
-# What the kit published before grading drew its own secret: q6's graded run and its quick
-# public run, trained from these seeds (grading_settings.MNIST_GRADING / MNIST_PUBLIC).
+# What the kit published before grading drew its own secret: q6's graded run and the quick
+# public run it then had (2,000 images, one epoch), trained from these seeds.
 PUBLISHED_RUNS = ({"n_train": 20_000, "epochs": 3},    # the graded run
                   {"n_train": 2_000, "epochs": 1})     # the quick public check
 PUBLISHED = {"layer_sizes": [784, 128, 10], "lr": 0.1, "batch_size": 64, "seed": 0,

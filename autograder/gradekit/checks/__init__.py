@@ -24,7 +24,7 @@ solution with hundreds of seeds and prove they never fail correct code.
 from .calling import call_student
 from .compare import CheckFailed, assert_close, expect_array, expect_finite, relative_error
 from .mistakes import MISTAKES
-from .mnist import check_mnist_accuracy, check_mnist_speed
+from .mnist import check_mnist_accuracy
 from .q1_derivatives import (check_relu_derivative, check_sigmoid_derivative,
                              check_sigmoid_derivative_large_z)
 from .q2_softmax import (check_cross_entropy, check_cross_entropy_zeros, check_softmax,
@@ -38,16 +38,16 @@ from .q4_network import check_network_backward, check_network_backward_vectorise
 from .q5_train_step import (check_loss_falls, check_returned_loss, check_train_step,
                             check_train_step_large)
 from .q7_quiz import check_answer_format, check_answers
-from .settings import MNIST_GRADING, MNIST_PUBLIC, TOLERANCES
+from .settings import MNIST_GRADING, TOLERANCES
 
 __all__ = [
-    "CheckFailed", "MISTAKES", "MNIST_GRADING", "MNIST_PUBLIC", "TOLERANCES", "assert_close",
+    "CheckFailed", "MISTAKES", "MNIST_GRADING", "TOLERANCES", "assert_close",
     "call_student", "check_answer_format", "check_answers", "check_cross_entropy",
     "check_cross_entropy_zeros", "check_linear_backward", "check_linear_backward_fresh_gradients",
     "check_linear_backward_keeps_parameters", "check_linear_backward_shapes",
     "check_linear_backward_values", "check_linear_backward_vectorised", "check_linear_forward",
     "check_linear_init", "check_linear_init_bias", "check_linear_init_scale", "check_loss_falls",
-    "check_mnist_accuracy", "check_mnist_speed", "check_network_backward",
+    "check_mnist_accuracy", "check_network_backward",
     "check_network_backward_vectorised", "check_relu_derivative", "check_returned_loss",
     "check_sigmoid_derivative", "check_sigmoid_derivative_large_z", "check_softmax",
     "check_softmax_batch_axes", "check_softmax_extreme", "check_train_step", "check_train_step_large",

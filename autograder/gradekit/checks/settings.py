@@ -11,15 +11,16 @@ MNIST_GRADING = {
     "lr": 0.1,
     "batch_size": 64,
     "seed": 0,
-    "threshold": 0.90,      # below the reference's worst seed (autograder/mnist_measured.json)
+    # Every step is verified as a true SGD step, so the accuracy depends only on the initial
+    # weights and the batch order: a lower bar admits no bug the replay does not already
+    # reject. It sits below every allowed initialisation (W std 1e-4 to 2 x He) under every
+    # order measured (autograder/mnist_measured.json, tools/mnist_threshold.py): the lowest,
+    # std 1e-4, reached 87.9-91.0 % over 31 orders (median 90.5 %; 89.4-91.0 % over 28 more,
+    # 89.6-91.0 % over 30 other initial draws); std 0.01 90.8-92.4 %, the reference 92.5-93.8 %.
+    "threshold": 0.85,
     "time_budget_s": 60.0,  # far above the reference's time (seconds_per_seed in the same file)
     "checked_steps": 4,     # steps verified as SGD: the first, the last and two drawn
 }
-
-# The quick public MNIST check: a small slice, one epoch. Its accuracy depends much more on
-# the initial weights (autograder/mnist_measured.json, "public"), so its bar is lower.
-MNIST_PUBLIC = {"n_train": 2000, "epochs": 1, "threshold": 0.60}
-
 
 # MNIST training is stopped as too slow only once it has run this long (and is projected to
 # exceed the time budget); a correct implementation needs about 0.002 s per batch.
