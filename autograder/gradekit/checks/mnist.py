@@ -24,7 +24,37 @@ def _as_float(value: Any) -> float:
         return float("nan")
 
 
+# The outcome of the graded run, kept for the rest of a grading: the public and the hidden
+# test of q6 make the same run (the grading's secret draws its order), so it is made once.
+_runs: dict = {}
+
+
 def check_mnist_accuracy(train_step, LinearLayer, **overrides: Any) -> float:
+    """``train_and_check(train_step, LinearLayer, **overrides)``, made once per grading (and
+    every time beside the notebook, where there is no secret)."""
+    secret = draws.current_secret()
+    if secret is None:
+        return train_and_check(train_step, LinearLayer, **overrides)
+    key = (secret, tuple(sorted(overrides.items())), _identity(train_step),
+           _identity(LinearLayer))
+    if key not in _runs:
+        try:
+            outcome = (train_and_check(train_step, LinearLayer, **overrides), None)
+        except CheckFailed as failure:
+            outcome = (None, failure)
+        _runs[key] = (*outcome, train_step, LinearLayer)   # alive: their ids stay theirs
+    accuracy, failure = _runs[key][:2]
+    if failure is not None:
+        raise failure
+    return accuracy
+
+
+def _identity(student: Any) -> tuple:
+    """The same student object, whichever proxy of the grader's stands for it."""
+    return id(getattr(student, "_sandbox", None)), getattr(student, "_id", id(student))
+
+
+def train_and_check(train_step, LinearLayer, **overrides: Any) -> float:
     """Train with the student's ``train_step`` and ``LinearLayer`` and measure MNIST accuracy.
 
     Settings come from ``MNIST_GRADING`` (tests override some). The loop stops early, with a
