@@ -114,22 +114,26 @@ def test_grading_is_deterministic(grade, monkeypatch):
         assert question_scores(results[0]) == question_scores(runs[name][0])
 
 
-# The threshold must stay this far below the worst accuracy of the reference over seeds.
-MNIST_MARGIN = {"grading": 0.015, "public": 0.05}
+# The threshold must stay this far below the worst accuracy of correct code: the reference
+# over seeds, and every initialisation the notebook allows over batch orders.
+MNIST_MARGIN = 0.015
 
 
 def test_mnist_thresholds_are_below_the_reference_by_a_margin(tmp_path):
-    """tools/mnist_threshold.py on 6 seeds (100-105, apart from the script's default 0-23),
-    in its own process so BLAS runs single-threaded as in grading."""
+    """tools/mnist_threshold.py on 6 seeds (100-105, apart from the script's default 0-23)
+    and the allowed initialisations' ends over 5 batch orders, in its own process so BLAS
+    runs single-threaded as in grading."""
     out = tmp_path / "mnist.json"
     proc = subprocess.run([sys.executable, str(ROOT / "tools" / "mnist_threshold.py"),
-                           "--seeds", "6", "--first-seed", "100", "--zip", str(AUTOGRADER_ZIP),
-                           "--json", str(out)], capture_output=True, text=True, timeout=600)
+                           "--seeds", "6", "--first-seed", "100", "--orders", "5",
+                           "--zip", str(AUTOGRADER_ZIP), "--json", str(out)],
+                          capture_output=True, text=True, timeout=900)
     assert out.exists(), f"tools/mnist_threshold.py failed:\n{proc.stdout}{proc.stderr}"
     figures = json.loads(out.read_text())
-    for config, margin in MNIST_MARGIN.items():
-        f = figures[config]
+    assert "grading" in figures and any(c.startswith("init_") for c in figures), figures.keys()
+    for config, f in figures.items():
+        margin = MNIST_MARGIN
         assert f["margin_of_min"] >= margin, (
-            f"{config} MNIST settings: the reference reaches only {f['min']:.2%} on one of 6 "
-            f"seeds, less than {margin:.1%} above the threshold {f['threshold']:.0%} "
+            f"{config} ({f['what']}): only {f['min']:.2%} in one of {f['runs']} runs, less "
+            f"than {margin:.1%} above the threshold {f['threshold']:.0%} "
             f"(accuracies {f['accuracies']})")

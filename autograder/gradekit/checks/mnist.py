@@ -35,7 +35,7 @@ def check_mnist_accuracy(train_step, LinearLayer, **overrides: Any) -> float:
     secret = draws.current_secret()
     if secret is None:
         return train_and_check(train_step, LinearLayer, **overrides)
-    key = (secret, tuple(sorted(overrides.items())), _identity(train_step),
+    key = (secret, repr(sorted(overrides.items())), _identity(train_step),
            _identity(LinearLayer))
     if key not in _runs:
         try:

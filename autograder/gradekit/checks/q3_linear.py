@@ -238,6 +238,7 @@ def check_linear_backward_shapes(LinearLayer, seed: int = 0,
                      shape_hints=hints["dx"])
         expect_array(f"layer.dW after backward {sizes}", dW, W.shape)
         expect_array(f"layer.db after backward {sizes}", db, b.shape, shape_hints=hints["db"])
+    require_backprop_speed(_large_linear_backward, LinearLayer, 0)
 
 
 def check_linear_backward_keeps_parameters(LinearLayer, seed: int = 0,
@@ -256,6 +257,7 @@ def check_linear_backward_keeps_parameters(LinearLayer, seed: int = 0,
             raise CheckFailed("backward changed W or b: it must only compute gradients; "
                               "train_step updates the parameters once every gradient is known.",
                               mistake="backward_changes_parameters")
+    require_backprop_speed(_large_linear_backward, LinearLayer, 0)
 
 
 def check_linear_backward_fresh_gradients(LinearLayer, seed: int = 0,
@@ -279,6 +281,7 @@ def check_linear_backward_fresh_gradients(LinearLayer, seed: int = 0,
                                   "a fresh layer's first: dW and db are accumulated with += "
                                   "and never reset. Assign them (self.dW = ...) instead.",
                                   mistake="gradients_accumulated")
+    require_backprop_speed(_large_linear_backward, LinearLayer, 0)
 
 
 def check_linear_backward_values(LinearLayer, seed: int = 0,
@@ -295,6 +298,7 @@ def check_linear_backward_values(LinearLayer, seed: int = 0,
                else want for value, want in zip(got, expected)]
         compare_linear_gradients(*got, answers, f" (B={n_batch}, n_in={n_in}, n_out={n_out})",
                                  show_values=False)
+    require_backprop_speed(_large_linear_backward, LinearLayer, 0)
 
 
 def check_linear_backward_vectorised(LinearLayer, seed: int = 0) -> None:

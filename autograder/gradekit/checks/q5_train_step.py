@@ -81,6 +81,10 @@ def check_train_step(train_step, LinearLayer, activation: str = "relu", seed: in
         elif parts != "update":
             check_returned_loss(loss, expected_loss, after, len(x))
         new_weights = read_weights(layers, sizes, "after one step") if parts != "loss" else []
+        if loss is None and all(np.array_equal(a, b) for new, old in zip(new_weights, weights)
+                                for a, b in zip(new, old)):
+            # a blank stub, not a step that forgets to update
+            expect_python_float(what, loss)
         for k in range(len(new_weights)):
             for name, which in (("W", 0), ("b", 1)):
                 value = new_weights[k][which]
