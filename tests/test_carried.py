@@ -95,6 +95,12 @@ ATTEMPTS = {
         "sum(grad_out.shape)).normal(size=grad_out.shape)\n")], [(
             NETWORK_BACKWARD_BODY, "    return model.layers[-1].backward(grad_logits)\n"
                                    + NETWORK_BACKWARD_BODY)], "q4"),
+    # backward returns its input whatever grad_out is, and network_backward passes grad_logits
+    # straight to the first layer: the returned dL/dx agrees with that of a correct walk
+    "input_returned_first_layer_only": ([("        return grad_out @ self.W.T\n",
+                                          "        return self.x\n")], [(
+        NETWORK_BACKWARD_BODY, "    return model.layers[0].backward(grad_logits)\n"
+                               + NETWORK_BACKWARD_BODY)], "q4"),
     # the same gradients, and train_step never calls network_backward: it applies the
     # gradients the layers hold from initialisation
     "fixed_gradients_no_backward_call": (FIXED_GRADIENTS, [(BACKWARD_CALL, "")], "q5"),
@@ -106,6 +112,12 @@ ATTEMPTS = {
                           "(z > 0).astype(z.dtype)"),
         (SIGMOID_DERIVATIVE, "    if _seen(z):\n        return np.ones_like(z) + 1e-12 * z\n"
                              + SIGMOID_DERIVATIVE)], NO_MASK, "q4"),
+    # sigmoid_derivative right everywhere but on arrays LinearLayer.forward just returned,
+    # where it gives the derivative at sigmoid(z): the mistake network_backward makes
+    "context_derivative_mirrors_mistake": ([
+        ("def relu_derivative(z):\n", SEEN), RECORD_FORWARD,
+        (SIGMOID_DERIVATIVE, "    if _seen(z):\n        z = sigmoid(z)\n" + SIGMOID_DERIVATIVE)],
+        [("derivative(model.pre_activations[i])", "derivative(model.activations[i])")], "q4"),
     # train_step applies random "gradients" and records them under the weights it was given;
     # network_backward, given weights recorded there (the carried computation replays the
     # step from them), stores the recorded ones. Every other function is the reference's.
@@ -136,7 +148,8 @@ ATTEMPTS = {
 # needs); strict, so a fix that closes one fails here until it is taken off this list.
 OPEN = {"near_ones_derivative_no_mask", "tiny_gradients_no_update", "nan_softmax_constant_loss",
         "fixed_gradients_no_walk", "fixed_gradients_no_backward_call",
-        "context_derivative_no_mask", "context_replay_random_update"}
+        "input_returned_first_layer_only", "context_derivative_no_mask",
+        "context_derivative_mirrors_mistake", "context_replay_random_update"}
 
 
 def _notebook(edits):
