@@ -81,8 +81,10 @@
 #    before them (error carried forward): with a wrong `LinearLayer.backward`, Question 3 loses
 #    points and Question 4 is judged on what a correct `network_backward` does with *your* layer.
 #    That needs your earlier functions to run and return finite arrays of the right shape where
-#    the result flows on; an error there stops the later questions too. The local checks
-#    compare with the correct answers only, so fix the earliest failing question first.
+#    the result flows on, arrays that depend on their inputs (not constant, not the same
+#    whatever the gradient, not too small to change a weight); an error there stops the later
+#    questions too. The local checks compare with the correct answers only, so fix the earliest
+#    failing question first.
 #    Question 6 trains the whole network: any bug that stops it learning costs its points.
 #
 # **Rules.** Do not rename the functions, the class, its attributes or the `q7_*` variables, and

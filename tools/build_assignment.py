@@ -100,7 +100,7 @@ LOCAL_CARRY_NOTE = ("The check beside your notebook compares with the correct an
                     "If a check of a question this one builds on fails too, fix that one first: "
                     "Gradescope judges this question with your own functions from those "
                     "questions (error carried forward), where they run and return arrays of the "
-                    "right shape.")
+                    "right shape that depend on their inputs.")
 
 
 def carried_stub() -> bytes:

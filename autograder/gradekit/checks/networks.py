@@ -28,11 +28,13 @@ def away_from_zero(rng: np.random.Generator, shape: tuple, margin: float = 0.1,
 
 def network(LinearLayer, sizes: Sequence[int], activation: str,
             weights: Sequence[tuple[np.ndarray, np.ndarray]] | None = None, seed: int = 0,
-            repaired: bool = False):
+            repaired: bool = False, sentinels: bool = False):
     """``(model, layers)``: layers built by ``LinearLayer`` holding ``weights`` (if given).
     ``repaired`` (where error is carried forward): each layer wrapped so that it keeps its input
     and its stored gradients take their parameters' shapes where it would not
-    (``worker.RepairedLayer``)."""
+    (``worker.RepairedLayer``). ``sentinels``: every layer's ``dW`` and ``db`` set to
+    ``sentinel`` arrays first, so that gradients read afterwards come from the call judged, not
+    from ``__init__`` (the run judged and the carried computation get the same ones)."""
     from backprop_support import MLP
 
     layers = []
@@ -44,8 +46,20 @@ def network(LinearLayer, sizes: Sequence[int], activation: str,
         if weights is not None:
             layer.W = np.array(weights[k][0])
             layer.b = np.array(weights[k][1])
+        for name, shape in (("dW", (n_in, n_out)), ("db", (n_out,))) if sentinels else ():
+            try:
+                setattr(layer, name, sentinel(seed, k, name, shape))
+            except PASS_THROUGH:
+                raise
+            except Exception:  # noqa: BLE001 - a layer that refuses it keeps its own
+                pass
         layers.append(layer)
     return MLP.from_layers(layers, sizes, activation), layers
+
+
+def sentinel(seed: int, k: int, name: str, shape: tuple) -> np.ndarray:
+    """What layer ``k``'s ``name`` (dW or db) holds before the call judged (``network``)."""
+    return np.random.default_rng([seed, k, int(name == "dW"), 7919]).normal(size=shape)
 
 
 def read_weights(layers: Sequence[Any], sizes: Sequence[int], when: str) -> list:

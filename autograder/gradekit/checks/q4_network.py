@@ -66,7 +66,7 @@ def _run(network_backward, LinearLayer, activation: str, seed: int, sizes, batch
     """The kit's forward, then the student's network_backward, on a fresh network:
     ``(weights, x, g, layers, returned value, cached arrays it changed in place)``."""
     weights, x = draw_weights(sizes, activation, seed, batch)
-    model, layers = network(LinearLayer, sizes, activation, weights, seed, repaired)
+    model, layers = network(LinearLayer, sizes, activation, weights, seed, repaired, True)
     g = np.random.default_rng(seed + 1000).normal(size=(x.shape[0], sizes[-1]))
     try:
         # the kit's MLP.forward where the student's code runs: the arrays the model caches
@@ -198,7 +198,7 @@ def _large_run(network_backward, LinearLayer, sizes, batch: int, seed: int,
                for n_in, n_out in zip(sizes[:-1], sizes[1:])]
     x = rng.normal(size=(batch, sizes[0]))
     g = rng.normal(size=(len(x), sizes[-1])) / len(x)
-    model, layers = network(LinearLayer, sizes, "relu", weights, seed, repaired)
+    model, layers = network(LinearLayer, sizes, "relu", weights, seed, repaired, True)
     forward_layers(model, layers, weights, x, "relu")
     expected, limit = timed_answers(ref.large_backprop, weights, x, g, "relu",
                                     layer=(weights[0][0], x))

@@ -66,7 +66,8 @@ def check_train_step(train_step, LinearLayer, activation: str = "relu", seed: in
         if saturated:
             weights, labels = saturating(weights, x, activation)
         y = one_hot(labels, sizes[-1], np.float64)
-        model, layers = network(LinearLayer, sizes, activation, weights, seed, repaired)
+        model, layers = network(LinearLayer, sizes, activation, weights, seed, repaired,
+                                True)
         loss = call_student(what, train_step, model, x.copy(), y.copy(), lr,
                             context="parameters")
         return weights, x, y, layers, loss
@@ -185,7 +186,7 @@ def _large_train_step(train_step, LinearLayer, softmax, cross_entropy, network_b
                    for n_in, n_out in zip(sizes[:-1], sizes[1:])]
         x = rng.normal(size=(batch, sizes[0]))
         y = one_hot(rng.integers(0, sizes[-1], size=len(x)), sizes[-1], np.float64)
-        model, layers = network(LinearLayer, sizes, "relu", weights, seed, repaired)
+        model, layers = network(LinearLayer, sizes, "relu", weights, seed, repaired, True)
         answers, limit = timed_answers(ref.large_train_step, weights, x, y, lr,
                                        layer=(weights[0][0], x))
         loss = call_within(limit, f"train_step(model, x, y, lr) for a "
@@ -238,7 +239,7 @@ def check_loss_falls(train_step, LinearLayer, steps: int = 60, softmax=None,
         rng = np.random.default_rng(4)
         weights = [(rng.normal(0, np.sqrt(2 / n_in), size=(n_in, n_out)), np.zeros(n_out))
                    for n_in, n_out in zip(sizes[:-1], sizes[1:])]
-        model, layers = network(LinearLayer, sizes, "relu", weights, 0, repaired)
+        model, layers = network(LinearLayer, sizes, "relu", weights, 0, repaired, True)
         for _ in range(steps):
             loss = call_student("train_step(model, x, y, lr)", train_step, model, x.copy(),
                                 y.copy(), lr)
