@@ -80,10 +80,10 @@
 #    (Question 4) and `train_step` (Question 5) with your own functions from the questions
 #    before them (error carried forward): with a wrong `LinearLayer.backward`, Question 3 loses
 #    points and Question 4 is judged on what a correct `network_backward` does with *your* layer.
-#    That needs your earlier functions to run and return finite arrays of the right shape where
-#    the result flows on, arrays that depend on their inputs (not constant, not the same
-#    whatever the gradient, not too small to change a weight); an error there stops the later
-#    questions too. The local checks compare with the correct answers only, so fix the earliest
+#    That needs your earlier functions to be wrong by their own question's checks (run again
+#    on fresh inputs), to run, and to return finite arrays of the right shape where the result
+#    flows on, arrays that depend on their inputs (not constant, not the same whatever the
+#    gradient, not too small to change a weight); an error there stops the later questions too. The local checks compare with the correct answers only, so fix the earliest
 #    failing question first.
 #    Question 6 trains the whole network: any bug that stops it learning costs its points.
 #

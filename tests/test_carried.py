@@ -144,13 +144,6 @@ ATTEMPTS = {
           "        layer.b -= lr * db\n")], "q5"),
 }
 
-# Attempts that still earn credit: lower-level functions that recognise the carried
-# computation's inputs (the arrays the forward pass just returned) and mirror the later
-# function's mistake there, while their own questions' checks see the correct function.
-# Strict, so a fix that closes one fails here until it is taken off this list.
-OPEN = {"context_derivative_mirrors_mistake"}
-
-
 def _notebook(edits):
     nb = solution_notebook()
     for old, new in edits:
@@ -171,9 +164,7 @@ def graded(grade) -> dict[str, tuple[dict, dict]]:
                 for name in ATTEMPTS}
 
 
-@pytest.mark.parametrize("name", [
-    pytest.param(name, marks=pytest.mark.xfail(strict=True, reason="still earns credit"))
-    if name in OPEN else name for name in sorted(ATTEMPTS)])
+@pytest.mark.parametrize("name", sorted(ATTEMPTS))
 def test_crafted_lower_functions_carry_no_credit(graded, name, questions):
     question = ATTEMPTS[name][2]
     attempt, alone = (question_scores(results)[question] for results in graded[name])

@@ -20,7 +20,7 @@ import numpy as np
 _secret: str | None = None
 
 # Offsets of the public seeds, one per use (no secret: beside the notebook).
-PURPOSES = {"order": 0, "probed": 1, "probe_weights": 2}
+PURPOSES = {"order": 0, "probed": 1, "probe_weights": 2, "carry": 3}
 
 
 def new_grading_secret() -> str:

@@ -10,7 +10,7 @@ import numpy as np
 
 from backprop_support import relu, sigmoid
 
-from . import carried, reference as ref
+from . import carried, draws, reference as ref
 from .calling import PASS_THROUGH, call_student, kit_function, read_attribute
 from .compare import CheckFailed, snapshot
 
@@ -126,7 +126,22 @@ def stored_raw(layer: Any, name: str) -> np.ndarray | None:
         return None
 
 
-def carry(failure: CheckFailed, case, own, got, function: str, square, width: int) -> None:
+def lower_fails(*checks) -> bool:
+    """Whether any of ``checks`` (each ``check(seed)``: a lower question's own check of a
+    function the carried computation uses) fails on inputs drawn afresh for this grading. Error
+    is carried forward only from a function that is wrong by its own question's standard, not
+    from one that misbehaves only where a later question's check calls it."""
+    seed = int(draws.rng(0, "carry").integers(1 << 30))
+    for check in checks:
+        try:
+            check(seed)
+        except CheckFailed:
+            return True
+    return False
+
+
+def carry(failure: CheckFailed, case, own, got, function: str, square, width: int,
+          lower) -> None:
     """After ``failure`` of ``case`` against the correct answer: pass when the student's
     results (``got(case)``) agree with what a correct ``function`` gives with their own
     lower-level functions (``own(case)``, from ``carried.py``); otherwise fail, saying what it
@@ -138,7 +153,8 @@ def carry(failure: CheckFailed, case, own, got, function: str, square, width: in
     one size, where a transposed or misplaced axis still runs, each layer repaired where it
     cannot run as written (``network(repaired=True)``: it keeps its input, its stored gradients
     take their parameters' shapes; ``own(case, True)`` likewise). A time limit is never
-    carried.
+    carried, and nothing is unless ``lower()`` finds a lower function wrong by its own
+    question's checks (``lower_fails``).
     """
     if failure.mistake == "backward_not_vectorised":
         raise failure
@@ -152,9 +168,9 @@ def carry(failure: CheckFailed, case, own, got, function: str, square, width: in
             case = None
         mine = own(case, True) if case is not None else None
     wrong = mine.mismatch(got(case)) if mine is not None else "everything"
-    if wrong is None:
+    if wrong is None and lower():
         return
-    if mine is None or not mine.differs:   # the lower functions are not to blame
+    if wrong is None or mine is None or not mine.differs:   # the lower ones are not to blame
         raise failure
     raise CheckFailed(f"{wrong} differs from what a correct {function} gives with {mine.uses}. "
                       "Those differ from the correct ones (their own questions' checks say "

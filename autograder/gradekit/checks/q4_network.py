@@ -9,7 +9,10 @@ import numpy as np
 from . import carried, reference as ref
 from .calling import PASS_THROUGH, call_student, call_within, kit_function, read_attribute
 from .compare import CheckFailed, assert_close, expect_array, require_defined, tolerance_for
-from .networks import carry, draw_weights, forward_layers, network, raw, stored_raw
+from .networks import (carry, draw_weights, forward_layers, lower_fails, network, raw,
+                       stored_raw)
+from .q1_derivatives import check_relu_derivative, check_sigmoid_derivative
+from .q3_linear import check_linear_backward, check_linear_forward
 from .settings import LARGE_LAYER, LARGE_SQUARE, TOLERANCES
 from .timed import large_case, require_backprop_speed, timed_answers
 
@@ -56,9 +59,18 @@ def check_network_backward(network_backward, LinearLayer, activation: str = "rel
         carry(failure, case, own, got, "network_backward",
               lambda n: _run(network_backward, LinearLayer, activation, seed, [n] * len(sizes), n,
                              repaired=True),
-              max(sizes))
+              max(sizes), lower_q4(LinearLayer, derivative, activation))
     require_backprop_speed(_large_network_backward, network_backward, LinearLayer,
                            relu_derivative, 0)
+
+
+def lower_q4(LinearLayer, derivative, activation: str):
+    """``lower`` for ``networks.carry``: the own checks of what network_backward builds on."""
+    check_derivative = check_relu_derivative if activation == "relu" else \
+        check_sigmoid_derivative
+    return lambda: lower_fails(lambda seed: check_derivative(derivative, seed),
+                               lambda seed: check_linear_forward(LinearLayer, seed),
+                               lambda seed: check_linear_backward(LinearLayer, seed))
 
 
 def _run(network_backward, LinearLayer, activation: str, seed: int, sizes, batch: int,
@@ -186,7 +198,7 @@ def _large_network_backward(network_backward, LinearLayer, relu_derivative, seed
         # layers and a batch of LARGE_SQUARE: still far beyond finite differences' time
         carry(failure, case, own, got, "network_backward",
               lambda n: _large_run(network_backward, LinearLayer, (n, n, n), n, seed, True),
-              LARGE_SQUARE)
+              LARGE_SQUARE, lower_q4(LinearLayer, relu_derivative, "relu"))
 
 
 def _large_run(network_backward, LinearLayer, sizes, batch: int, seed: int,

@@ -12,7 +12,11 @@ from . import carried, reference as ref
 from .calling import call_student, call_within
 from .compare import (CheckFailed, assert_close, close_number, expect_python_float, relative_error,
                       require_defined, tolerance_for)
-from .networks import carry, draw_weights, network, read_weights, stored_raw
+from .networks import carry, draw_weights, lower_fails, network, read_weights, stored_raw
+from .q2_softmax import (check_cross_entropy, check_cross_entropy_zeros, check_softmax,
+                         check_softmax_extreme)
+from .q3_linear import check_linear_backward, check_linear_forward
+from .q4_network import check_network_backward
 from .settings import LARGE_LAYER, LARGE_SQUARE, LOG_FLOOR_RANGE, TOLERANCES
 from .timed import large_case, require_backprop_speed, timed_answers
 
@@ -106,9 +110,22 @@ def check_train_step(train_step, LinearLayer, activation: str = "relu", seed: in
                                           correct, repaired=repaired, loss_only=parts == "loss")
 
         carry(failure, case, own, lambda case: _got(case, parts), "train_step",
-              lambda n: run([n] * len(sizes), n, True), max(sizes))
+              lambda n: run([n] * len(sizes), n, True), max(sizes),
+              lower_q5(LinearLayer, softmax, cross_entropy, network_backward))
     require_backprop_speed(_large_train_step, train_step, LinearLayer, softmax, cross_entropy,
                            network_backward, 0)
+
+
+def lower_q5(LinearLayer, softmax, cross_entropy, network_backward):
+    """``lower`` for ``networks.carry``: the own checks of what train_step builds on."""
+    return lambda: lower_fails(
+        lambda seed: check_linear_forward(LinearLayer, seed),
+        lambda seed: check_linear_backward(LinearLayer, seed),
+        lambda seed: check_softmax(softmax, seed),
+        lambda seed: check_softmax_extreme(softmax, seed),
+        lambda seed: check_cross_entropy(cross_entropy, seed),
+        lambda seed: check_cross_entropy_zeros(cross_entropy),
+        lambda seed: check_network_backward(network_backward, LinearLayer, "relu", seed))
 
 
 def _sizes(weights) -> list[int]:
@@ -219,7 +236,7 @@ def _large_train_step(train_step, LinearLayer, softmax, cross_entropy, network_b
                                           correct, tol=TOLERANCES["large_layer"], repaired=repaired)
 
         carry(failure, case, own, _got, "train_step", lambda n: run((n, n, n), n, True),
-              LARGE_SQUARE)
+              LARGE_SQUARE, lower_q5(LinearLayer, softmax, cross_entropy, network_backward))
 
 
 def check_loss_falls(train_step, LinearLayer, steps: int = 60, softmax=None,
@@ -269,7 +286,8 @@ def check_loss_falls(train_step, LinearLayer, steps: int = 60, softmax=None,
                                           _sizes(weights), "relu", weights, x, y, lr, 0,
                                           correct, steps=steps, repaired=repaired)
 
-        carry(failure, case, own, lambda case: _got(case, "update"), "train_step", square, 16)
+        carry(failure, case, own, lambda case: _got(case, "update"), "train_step", square, 16,
+              lower_q5(LinearLayer, softmax, cross_entropy, network_backward))
     require_backprop_speed(_large_train_step, train_step, LinearLayer, softmax, cross_entropy,
                            network_backward, 0)
 
