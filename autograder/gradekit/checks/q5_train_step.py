@@ -111,13 +111,14 @@ def check_train_step(train_step, LinearLayer, activation: str = "relu", seed: in
 
         carry(failure, case, own, lambda case: _got(case, parts), "train_step",
               lambda n: run([n] * len(sizes), n, True), max(sizes),
-              lower_q5(LinearLayer, softmax, cross_entropy, network_backward))
+              lower_q5(LinearLayer, softmax, cross_entropy, network_backward, activation))
     require_backprop_speed(_large_train_step, train_step, LinearLayer, softmax, cross_entropy,
                            network_backward, 0)
 
 
-def lower_q5(LinearLayer, softmax, cross_entropy, network_backward):
-    """``lower`` for ``networks.carry``: the own checks of what train_step builds on."""
+def lower_q5(LinearLayer, softmax, cross_entropy, network_backward, activation: str = "relu"):
+    """``lower`` for ``networks.carry``: the own checks of what train_step builds on (in a
+    network of ``activation``)."""
     return lambda: lower_fails(
         lambda seed: check_linear_forward(LinearLayer, seed),
         lambda seed: check_linear_backward(LinearLayer, seed),
@@ -125,7 +126,7 @@ def lower_q5(LinearLayer, softmax, cross_entropy, network_backward):
         lambda seed: check_softmax_extreme(softmax, seed),
         lambda seed: check_cross_entropy(cross_entropy, seed),
         lambda seed: check_cross_entropy_zeros(cross_entropy),
-        lambda seed: check_network_backward(network_backward, LinearLayer, "relu", seed))
+        lambda seed: check_network_backward(network_backward, LinearLayer, activation, seed))
 
 
 def _sizes(weights) -> list[int]:
