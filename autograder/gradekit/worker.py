@@ -35,6 +35,8 @@ from gradekit import policy, wire
 OUTPUT_CAP_BYTES = 1 << 20
 # Kit classes the grader may send by value (``$kit``): name -> class.
 KIT_CLASSES: dict[str, type] = {}
+
+
 class RepairedLayer:
     """A student's layer as the checks of later questions use it where it cannot run as
     written (error carried forward): its ``forward`` input kept as ``x`` (the name the notebook

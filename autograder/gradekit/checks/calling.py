@@ -94,7 +94,6 @@ def call_student(what: str, fn: Callable, *args: Any, context: str = "") -> Any:
         raise failed from exc
 
 
-
 def kit_function(name: str, like: Any) -> Callable:
     """The kit's function ``name`` (``backprop_support``) where ``like`` runs: in the
     grader's worker beside the student's objects, or here beside the notebook."""

@@ -203,10 +203,7 @@ def own_backprop(LinearLayer, derivative, derivative_name: str, sizes: Sequence[
         _responds(twin, seed, grads, backs)
     except (Unusable, CheckFailed):
         return None
-    dx = backs[0]
-    values = {"dx": dx}
-    for k, (dW, db) in enumerate(grads):
-        values[f"layers[{k}].dW"], values[f"layers[{k}].db"] = dW, db
+    values = {"dx": backs[0], **networks.per_layer(grads, ("dW", "db"))}
     return Own(_uses("LinearLayer", derivative_name), values, _differs(values, correct))
 
 
@@ -267,9 +264,7 @@ def own_train_step(LinearLayer, softmax, cross_entropy, network_backward, sizes:
             current = new
     except (Unusable, CheckFailed, TypeError, ValueError):
         return None
-    values: dict = {"loss": first_loss}
-    for k, (W, b) in enumerate(current):
-        values[f"layers[{k}].W"], values[f"layers[{k}].b"] = W, b
+    values = {"loss": first_loss, **networks.per_layer(current, ("W", "b"))}
     tol = tol or (TOLERANCES["trajectory"] if steps > 1 else None)
     return Own(_uses("LinearLayer", "softmax", "cross_entropy", "network_backward"), values,
                _differs(values, correct, max(tol or 0, TOLERANCES["float32"])), tol)

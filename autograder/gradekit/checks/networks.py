@@ -117,6 +117,19 @@ def raw(value: Any, limit: int = MAX_STORED) -> np.ndarray | None:
         return None
 
 
+def per_layer(pairs: Sequence, names: tuple[str, ...]) -> dict:
+    """``{"layers[k].<name>": value}`` for every layer's pair (``(W, b)``, ``(dW, db)``; only
+    the first with ``names`` of one): how the carried comparison names the values it compares
+    (``carried.Own``)."""
+    return {f"layers[{k}].{name}": value for k, pair in enumerate(pairs)
+            for name, value in zip(names, pair)}
+
+
+def stored_per_layer(layers: Sequence[Any], names: tuple[str, ...]) -> dict:
+    """``per_layer`` of what the student's layers hold as ``names`` (``stored_raw``)."""
+    return per_layer([[stored_raw(layer, name) for name in names] for layer in layers], names)
+
+
 def stored_raw(layer: Any, name: str) -> np.ndarray | None:
     try:
         return raw(getattr(layer, name))

@@ -9,8 +9,8 @@ import numpy as np
 from . import carried, reference as ref
 from .calling import PASS_THROUGH, call_student, call_within, kit_function, read_attribute
 from .compare import CheckFailed, assert_close, expect_array, require_defined, tolerance_for
-from .networks import (carry, draw_weights, forward_layers, lower_fails, network, raw,
-                       stored_raw)
+from .networks import (carry, draw_weights, forward_layers, lower_fails, network, per_layer,
+                       raw, stored_per_layer)
 from .q1_derivatives import check_relu_derivative, check_sigmoid_derivative
 from .q3_linear import check_linear_backward, check_linear_forward
 from .settings import LARGE_LAYER, LARGE_SQUARE, TOLERANCES
@@ -41,9 +41,8 @@ def check_network_backward(network_backward, LinearLayer, activation: str = "rel
 
         def own(case, repaired):
             weights, x, g = case[:3]
-            correct = {"dx": ref.backprop_input(weights, x, g, activation)}
-            for k, (dW, db) in enumerate(ref.backprop(weights, x, g, activation)):
-                correct[f"layers[{k}].dW"], correct[f"layers[{k}].db"] = dW, db
+            correct = {"dx": ref.backprop_input(weights, x, g, activation),
+                       **per_layer(ref.backprop(weights, x, g, activation), ("dW", "db"))}
             return carried.own_backprop(LinearLayer, derivative, f"{activation}_derivative",
                                         [len(x[0]), *(len(b) for _, b in weights)], activation,
                                         weights, x, g, seed, correct, repaired)
@@ -51,10 +50,8 @@ def check_network_backward(network_backward, LinearLayer, activation: str = "rel
         def got(case):
             layers, dx = case[3], case[4]
             values = {} if parts == "layers" else {"dx": raw(dx)}
-            for k, layer in enumerate(layers if parts != "input" else []):
-                values[f"layers[{k}].dW"] = stored_raw(layer, "dW")
-                values[f"layers[{k}].db"] = stored_raw(layer, "db")
-            return values
+            return values if parts == "input" else {**values,
+                                                    **stored_per_layer(layers, ("dW", "db"))}
 
         carry(failure, case, own, got, "network_backward",
               lambda n: _run(network_backward, LinearLayer, activation, seed, [n] * len(sizes), n,
@@ -90,8 +87,8 @@ def _run(network_backward, LinearLayer, activation: str, seed: int, sizes, batch
         # layer its input and the model the caches
         forward_layers(model, layers, weights, x, activation)
         pre, acts = model.pre_activations, model.activations
-    cached = {f"model.{kind}[{i}]": np.array(a, dtype=np.float64)
-              for kind, arrays in (("pre_activations", pre), ("activations", acts))
+    cached = {(kind, i): np.array(a, dtype=np.float64)
+              for kind, arrays in (("activations", acts), ("pre_activations", pre))
               for i, a in enumerate(arrays)}
     dx = call_student("network_backward(model, grad_logits)", network_backward, model,
                       g.copy(), context="network")
@@ -99,26 +96,25 @@ def _run(network_backward, LinearLayer, activation: str, seed: int, sizes, batch
 
 
 def _changed(model, cached: dict) -> list[str]:
-    """The names of the cached arrays that are no longer what the forward pass left."""
+    """The names of the cached arrays that are no longer what the forward pass left (the
+    activations first: the layers above keep them as their inputs)."""
     changed = []
-    for name, before in cached.items():
-        kind, i = name[len("model."):-1].split("[")
+    for (kind, i), before in cached.items():
         try:
-            now = raw(getattr(model, kind)[int(i)])
+            now = raw(getattr(model, kind)[i])
         except PASS_THROUGH:
             raise
         except Exception:  # noqa: BLE001 - replaced by something else: changed
             now = None
         if now is None or now.shape != before.shape or not np.array_equal(now, before):
-            changed.append(name)
+            changed.append(f"model.{kind}[{i}]")
     return changed
 
 
 def _name_in_place(failure: CheckFailed, changed: list) -> None:
     """Wrong gradients after network_backward changed a cached array in place: say so."""
-    in_place = [name for name in changed if name.startswith("model.activations")] or changed
-    if in_place:
-        raise CheckFailed(f"network_backward changed {in_place[0]} in place, and the gradients "
+    if changed:
+        raise CheckFailed(f"network_backward changed {changed[0]} in place, and the gradients "
                           "are wrong: the layers keep these arrays as their inputs "
                           "(model.activations[i] is what model.layers[i + 1] kept), so backward "
                           "sees the changed values. Compute new arrays instead (a * (1 - a), "
@@ -190,10 +186,10 @@ def _large_network_backward(network_backward, LinearLayer, relu_derivative, seed
             return carried.own_backprop(
                 LinearLayer, relu_derivative, "relu_derivative",
                 [len(x[0]), *(len(b) for _, b in weights)], "relu", weights, x, g, seed,
-                {f"layers[{k}].dW": grads[0] for k, grads in enumerate(expected)}, repaired)
+                per_layer(expected, ("dW",)), repaired)
 
         def got(case):
-            return {f"layers[{k}].dW": stored_raw(layer, "dW") for k, layer in enumerate(case[3])}
+            return stored_per_layer(case[3], ("dW",))
 
         # layers and a batch of LARGE_SQUARE: still far beyond finite differences' time
         carry(failure, case, own, got, "network_backward",

@@ -12,7 +12,8 @@ from . import carried, reference as ref
 from .calling import call_student, call_within
 from .compare import (CheckFailed, assert_close, close_number, expect_python_float, relative_error,
                       require_defined, tolerance_for)
-from .networks import carry, draw_weights, lower_fails, network, read_weights, stored_raw
+from .networks import (carry, draw_weights, lower_fails, network, per_layer, read_weights,
+                       stored_per_layer)
 from .q2_softmax import (check_cross_entropy, check_cross_entropy_zeros, check_softmax,
                          check_softmax_extreme)
 from .q3_linear import check_linear_backward, check_linear_forward
@@ -102,9 +103,7 @@ def check_train_step(train_step, LinearLayer, activation: str = "relu", seed: in
             weights, x, y = case[:3]
             expected_loss, expected = ref.train_step_answers(weights, x, y, activation, lr)[:2]
             correct = {"loss": _floor_range(weights, x, y, activation) if saturated
-                       else expected_loss}
-            for k, (W, b) in enumerate(expected):
-                correct[f"layers[{k}].W"], correct[f"layers[{k}].b"] = W, b
+                       else expected_loss, **per_layer(expected, ("W", "b"))}
             return carried.own_train_step(LinearLayer, softmax, cross_entropy, network_backward,
                                           _sizes(weights), activation, weights, x, y, lr, seed,
                                           correct, repaired=repaired, loss_only=parts == "loss")
@@ -142,10 +141,7 @@ def _floor_range(weights, x, y, activation: str) -> tuple[float, float]:
 def _got(case, parts: str = "all") -> dict:
     """What train_step returned and left in the layers of ``case``."""
     values = {"loss": _number(case[4])} if parts != "update" else {}
-    for k, layer in enumerate(case[3] if parts != "loss" else []):
-        values[f"layers[{k}].W"] = stored_raw(layer, "W")
-        values[f"layers[{k}].b"] = stored_raw(layer, "b")
-    return values
+    return values if parts == "loss" else {**values, **stored_per_layer(case[3], ("W", "b"))}
 
 
 def saturating(weights, x: np.ndarray, activation: str) -> tuple[list, np.ndarray]:
@@ -229,9 +225,7 @@ def _large_train_step(train_step, LinearLayer, softmax, cross_entropy, network_b
     except CheckFailed as failure:
         def own(case, repaired):
             weights, x, y, answers = case[0], case[1], case[2], case[5]
-            correct = {"loss": answers[0]}
-            for k, (W, b) in enumerate(answers[1]):
-                correct[f"layers[{k}].W"], correct[f"layers[{k}].b"] = W, b
+            correct = {"loss": answers[0], **per_layer(answers[1], ("W", "b"))}
             return carried.own_train_step(LinearLayer, softmax, cross_entropy, network_backward,
                                           _sizes(weights), "relu", weights, x, y, lr, seed,
                                           correct, tol=TOLERANCES["large_layer"], repaired=repaired)
@@ -280,9 +274,7 @@ def check_loss_falls(train_step, LinearLayer, steps: int = 60, softmax=None,
         def own(case, repaired):
             weights, x, y = case[:3]
             _, replay, _ = ref.sgd_trajectory(weights, x, y, lr, steps)
-            correct = {}
-            for k, (W, b) in enumerate(replay):
-                correct[f"layers[{k}].W"], correct[f"layers[{k}].b"] = W, b
+            correct = per_layer(replay, ("W", "b"))
             return carried.own_train_step(LinearLayer, softmax, cross_entropy, network_backward,
                                           _sizes(weights), "relu", weights, x, y, lr, 0,
                                           correct, steps=steps, repaired=repaired)
